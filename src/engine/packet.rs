@@ -1,0 +1,190 @@
+//! Engine.IO v4 packets: the type digit, text and binary messages, and the `\x1e`-separated
+//! polling payload.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::{Bytes, BytesMut};
+
+use super::socket::Frame;
+use super::{Message, Utf8Bytes};
+
+/// The separator of packets in a polling payload (ASCII record separator).
+pub(crate) const SEPARATOR: u8 = 0x1e;
+
+/// A packet received from a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Packet {
+    Open,
+    Close,
+    Ping { probe: bool },
+    Pong { probe: bool },
+    Message(Message),
+    Upgrade,
+    Noop,
+}
+
+/// The client sent something that is not an Engine.IO packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("invalid engine.io packet")]
+pub(crate) struct PacketError;
+
+/// Decodes one text packet (`4hello`, `2probe`, …). The message payload is a zero-copy slice.
+pub(crate) fn decode_text(text: Utf8Bytes) -> Result<Packet, PacketError> {
+    let bytes = text.as_bytes();
+    let Some(&kind) = bytes.first() else {
+        return Err(PacketError);
+    };
+    let rest = &bytes[1..];
+    let packet = match kind {
+        b'0' => Packet::Open,
+        b'1' => Packet::Close,
+        b'2' => Packet::Ping {
+            probe: is_probe(rest)?,
+        },
+        b'3' => Packet::Pong {
+            probe: is_probe(rest)?,
+        },
+        b'4' => {
+            let payload: Bytes = Bytes::from(text).slice(1..);
+            // SAFETY: the first byte is the ASCII digit '4', so the rest is still valid UTF-8.
+            let payload = unsafe { Utf8Bytes::from_bytes_unchecked(payload) };
+            Packet::Message(Message::Text(payload))
+        }
+        b'5' => Packet::Upgrade,
+        b'6' => Packet::Noop,
+        _ => return Err(PacketError),
+    };
+    Ok(packet)
+}
+
+fn is_probe(rest: &[u8]) -> Result<bool, PacketError> {
+    match rest {
+        b"" => Ok(false),
+        b"probe" => Ok(true),
+        // Node accepts any data on a ping/pong; only "probe" means something.
+        _ => Ok(false),
+    }
+}
+
+/// Decodes a polling request body into its packets.
+pub(crate) fn decode_payload(body: Bytes) -> Result<Vec<Packet>, PacketError> {
+    let mut packets = Vec::new();
+    let mut start = 0;
+    let len = body.len();
+    while start <= len {
+        let end = body[start..]
+            .iter()
+            .position(|&b| b == SEPARATOR)
+            .map_or(len, |p| start + p);
+        packets.push(decode_segment(body.slice(start..end))?);
+        start = end + 1;
+    }
+    Ok(packets)
+}
+
+fn decode_segment(segment: Bytes) -> Result<Packet, PacketError> {
+    if segment.first() == Some(&b'b') {
+        let data = STANDARD.decode(&segment[1..]).map_err(|_| PacketError)?;
+        return Ok(Packet::Message(Message::Binary(data.into())));
+    }
+    let text = Utf8Bytes::try_from(segment).map_err(|_| PacketError)?;
+    decode_text(text)
+}
+
+/// Appends frames to a polling response body, `\x1e`-separated, binary as `b` + base64.
+pub(crate) fn encode_payload<'a>(frames: impl IntoIterator<Item = &'a Frame>) -> Bytes {
+    let mut out = BytesMut::new();
+    for (i, frame) in frames.into_iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(&[SEPARATOR]);
+        }
+        match frame {
+            Frame::Text(t) => out.extend_from_slice(t.as_bytes()),
+            Frame::Binary(b) => {
+                out.extend_from_slice(b"b");
+                let start = out.len();
+                out.resize(start + base64::encoded_len(b.len(), true).unwrap_or(0), 0);
+                let written = STANDARD
+                    .encode_slice(b, &mut out[start..])
+                    .unwrap_or_default();
+                out.truncate(start + written);
+            }
+        }
+    }
+    out.freeze()
+}
+
+/// The text frame of a message packet: `4` + the text.
+pub(crate) fn message_frame(msg: Message) -> Frame {
+    match msg {
+        Message::Text(t) => {
+            let mut s = String::with_capacity(t.len() + 1);
+            s.push('4');
+            s.push_str(t.as_str());
+            Frame::Text(s.into())
+        }
+        Message::Binary(b) => Frame::Binary(b),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(s: &str) -> Utf8Bytes {
+        Utf8Bytes::from(s)
+    }
+
+    #[test]
+    fn decodes_every_packet_type() {
+        assert_eq!(decode_text(text("0")), Ok(Packet::Open));
+        assert_eq!(decode_text(text("1")), Ok(Packet::Close));
+        assert_eq!(decode_text(text("2")), Ok(Packet::Ping { probe: false }));
+        assert_eq!(
+            decode_text(text("2probe")),
+            Ok(Packet::Ping { probe: true })
+        );
+        assert_eq!(
+            decode_text(text("3probe")),
+            Ok(Packet::Pong { probe: true })
+        );
+        assert_eq!(
+            decode_text(text("4héllo")),
+            Ok(Packet::Message(Message::Text(text("héllo"))))
+        );
+        assert_eq!(decode_text(text("5")), Ok(Packet::Upgrade));
+        assert_eq!(decode_text(text("6")), Ok(Packet::Noop));
+        assert_eq!(decode_text(text("")), Err(PacketError));
+        assert_eq!(decode_text(text("7")), Err(PacketError));
+        assert_eq!(decode_text(text("x4")), Err(PacketError));
+    }
+
+    #[test]
+    fn payload_round_trip_with_binary() {
+        let frames = [
+            Frame::Text(text("4hello")),
+            Frame::Binary(Bytes::from_static(&[1, 2, 3, 255])),
+            Frame::Text(text("2")),
+        ];
+        let body = encode_payload(frames.iter());
+        assert_eq!(&body[..], b"4hello\x1ebAQID/w==\x1e2");
+        let packets = decode_payload(body).unwrap();
+        assert_eq!(
+            packets,
+            vec![
+                Packet::Message(Message::Text(text("hello"))),
+                Packet::Message(Message::Binary(Bytes::from_static(&[1, 2, 3, 255]))),
+                Packet::Ping { probe: false },
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_payloads_are_errors() {
+        assert!(decode_payload(Bytes::from_static(b"")).is_err());
+        assert!(decode_payload(Bytes::from_static(b"4a\x1e")).is_err());
+        assert!(decode_payload(Bytes::from_static(b"b!!!")).is_err());
+        assert!(decode_payload(Bytes::from_static(b"4\xff\xfe")).is_err());
+        assert!(decode_payload(Bytes::from_static(b"9")).is_err());
+    }
+}

@@ -1,0 +1,371 @@
+//! The engine: the session table, request checks in Node's order, the handshake, and what every
+//! transport does with a received packet.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use axum::body::Body;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header, request::Parts};
+
+use super::config::EngineConfig;
+use super::error::RequestError;
+use super::packet::{self, Packet};
+use super::socket::{EngineSocket, Frame, SessionOwner};
+use super::{DisconnectReason, EngineHandler, Transport, polling, sid, websocket};
+
+const SHARDS: usize = 16;
+
+/// One open session: the handle the transports use, and the handler's state for it.
+pub(crate) struct Session<H: EngineHandler> {
+    pub(crate) socket: EngineSocket,
+    pub(crate) conn: H::Connection,
+}
+
+/// The session table, sharded so that connections opening and closing on different threads
+/// rarely meet on one lock.
+struct Sessions<H: EngineHandler> {
+    shards: Box<[Mutex<HashMap<Box<str>, Arc<Session<H>>>>]>,
+    hasher: RandomState,
+    count: AtomicUsize,
+}
+
+impl<H: EngineHandler> Sessions<H> {
+    fn new() -> Self {
+        Sessions {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            hasher: RandomState::new(),
+            count: AtomicUsize::new(0),
+        }
+    }
+
+    fn shard(&self, id: &str) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Arc<Session<H>>>> {
+        let i = (self.hasher.hash_one(id) as usize) % SHARDS;
+        self.shards[i].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(&self, id: &str) -> Option<Arc<Session<H>>> {
+        self.shard(id).get(id).cloned()
+    }
+
+    fn insert(&self, session: Arc<Session<H>>) {
+        let id: Box<str> = session.socket.id().into();
+        if self.shard(&id).insert(id.clone(), session).is_none() {
+            self.count.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn remove(&self, id: &str) -> Option<Arc<Session<H>>> {
+        let removed = self.shard(id).remove(id);
+        if removed.is_some() {
+            self.count.fetch_sub(1, Ordering::Relaxed);
+        }
+        removed
+    }
+
+    fn all(&self) -> Vec<Arc<Session<H>>> {
+        self.shards
+            .iter()
+            .flat_map(|s| {
+                s.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .values()
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+}
+
+/// An Engine.IO server around one handler.
+pub(crate) struct Engine<H: EngineHandler> {
+    pub(crate) config: EngineConfig,
+    pub(crate) handler: H,
+    sessions: Sessions<H>,
+    this: Weak<Engine<H>>,
+}
+
+/// The query parameters the engine reads.
+#[derive(Debug, Default)]
+pub(crate) struct Query<'a> {
+    pub(crate) eio: Option<&'a str>,
+    pub(crate) transport: Option<&'a str>,
+    pub(crate) sid: Option<String>,
+}
+
+impl<'a> Query<'a> {
+    pub(crate) fn parse(query: &'a str) -> Self {
+        let mut q = Query::default();
+        for pair in query.split('&') {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            match k {
+                "EIO" => q.eio = Some(v),
+                "transport" => q.transport = Some(v),
+                "sid" => q.sid = Some(percent_decode(v)),
+                _ => {}
+            }
+        }
+        q
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    if !s.contains('%') && !s.contains('+') {
+        return s.to_owned();
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl<H: EngineHandler> Engine<H> {
+    pub(crate) fn new(config: EngineConfig, handler: H) -> Arc<Self> {
+        Arc::new_cyclic(|this| Engine {
+            config,
+            handler,
+            sessions: Sessions::new(),
+            this: this.clone(),
+        })
+    }
+
+    /// How many sessions are open.
+    pub(crate) fn client_count(&self) -> usize {
+        self.sessions.count.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn session(&self, id: &str) -> Option<Arc<Session<H>>> {
+        self.sessions.get(id)
+    }
+
+    fn owner(&self) -> Weak<dyn SessionOwner> {
+        self.this.clone()
+    }
+
+    /// Whether `path` is one the engine serves (Node's `addTrailingSlash` semantics).
+    pub(crate) fn matches(&self, path: &str) -> bool {
+        let base = self.config.path.as_str();
+        let Some(rest) = path.strip_prefix(base) else {
+            return false;
+        };
+        if base == "/" {
+            return true;
+        }
+        if self.config.add_trailing_slash {
+            rest.starts_with('/')
+        } else {
+            rest.is_empty() || rest.starts_with('/')
+        }
+    }
+
+    /// Closes every session (used when the server shuts down).
+    pub(crate) fn close_all(&self, reason: DisconnectReason) {
+        for session in self.sessions.all() {
+            self.close_session(session.socket.id(), reason);
+        }
+    }
+
+    /// Answers one request under the engine's path.
+    pub(crate) async fn handle(self: Arc<Self>, req: Request<Body>) -> Response<Body> {
+        let is_ws_upgrade = websocket::is_upgrade_request(&req);
+        let (parts, body) = req.into_parts();
+        let query_str = parts.uri.query().unwrap_or("");
+        let query = Query::parse(query_str);
+        let transport = match self.verify(&parts, &query, is_ws_upgrade).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::debug!(error = ?e, uri = %parts.uri, "engine.io request refused");
+                return if is_ws_upgrade {
+                    e.into_ws_response()
+                } else {
+                    e.into_response()
+                };
+            }
+        };
+        let mut res = match (&query.sid, transport) {
+            (None, Transport::Polling) => self.open_polling(parts),
+            (None, Transport::Websocket) => websocket::open(self, parts),
+            (Some(sid), Transport::Websocket) => match self.session(sid) {
+                Some(session) => websocket::upgrade(self, session, parts),
+                None => RequestError::UnknownSid.into_ws_response(),
+            },
+            (Some(sid), Transport::Polling) => match self.session(sid) {
+                Some(session) if parts.method == Method::GET => {
+                    polling::get(&self, session).await
+                }
+                Some(session) if parts.method == Method::POST => {
+                    polling::post(&self, session, &parts, body).await
+                }
+                Some(_) => crate::engine::error::status_response(StatusCode::BAD_REQUEST),
+                None => RequestError::UnknownSid.into_response(),
+            },
+        };
+        if transport == Transport::Polling {
+            res.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            );
+        }
+        res
+    }
+
+    /// The checks of Node's `verify`, in its order: transport, origin, sid, method,
+    /// `allow_request`, then the protocol version.
+    async fn verify(
+        &self,
+        parts: &Parts,
+        query: &Query<'_>,
+        is_ws_upgrade: bool,
+    ) -> Result<Transport, RequestError> {
+        let transport = query
+            .transport
+            .and_then(Transport::parse)
+            .filter(|t| self.config.transports.contains(t))
+            .ok_or(RequestError::UnknownTransport)?;
+        if let Some(origin) = parts.headers.get(header::ORIGIN) {
+            if origin.as_bytes().iter().any(|&b| b < 0x20 && b != b'\t' || b == 0x7f) {
+                return Err(RequestError::BadRequest);
+            }
+        }
+        if let Some(sid) = &query.sid {
+            let Some(session) = self.session(sid) else {
+                return Err(RequestError::UnknownSid);
+            };
+            let current = session.socket.transport();
+            if !is_ws_upgrade && current != transport {
+                return Err(RequestError::BadRequest);
+            }
+            return Ok(transport);
+        }
+        if parts.method != Method::GET {
+            return Err(RequestError::BadHandshakeMethod);
+        }
+        if transport == Transport::Websocket && !is_ws_upgrade {
+            return Err(RequestError::BadRequest);
+        }
+        if let Some(allow) = &self.config.allow_request {
+            allow(parts).await.map_err(RequestError::Forbidden)?;
+        }
+        if query.eio != Some("4") {
+            return Err(RequestError::UnsupportedProtocolVersion);
+        }
+        Ok(transport)
+    }
+
+    /// The JSON of the open packet (`0{...}`) for a new session.
+    pub(crate) fn open_packet(&self, sid: &str, transport: Transport) -> Frame {
+        let upgrades = if transport == Transport::Polling
+            && self.config.allow_upgrades
+            && self.config.transports.contains(&Transport::Websocket)
+        {
+            r#"["websocket"]"#
+        } else {
+            "[]"
+        };
+        let sid_json = serde_json::to_string(sid).unwrap_or_else(|_| "\"\"".into());
+        let text = format!(
+            r#"0{{"sid":{},"upgrades":{},"pingInterval":{},"pingTimeout":{},"maxPayload":{}}}"#,
+            sid_json,
+            upgrades,
+            self.config.ping_interval.as_millis(),
+            self.config.ping_timeout.as_millis(),
+            self.config.max_http_buffer_size
+        );
+        Frame::Text(text.into())
+    }
+
+    /// Creates a session: a new id, the handler's `on_open`, an entry in the table.
+    pub(crate) fn create_session(&self, parts: &Parts, transport: Transport) -> Arc<Session<H>> {
+        let id = match &self.config.generate_id {
+            Some(f) => f(parts),
+            None => sid::generate(),
+        };
+        let socket = EngineSocket::new(
+            id,
+            4,
+            transport,
+            self.config.max_buffered_packets,
+            self.owner(),
+        );
+        let conn = self.handler.on_open(&socket, parts);
+        let session = Arc::new(Session { socket, conn });
+        self.sessions.insert(session.clone());
+        tracing::debug!(sid = session.socket.id(), %transport, "engine.io session opened");
+        session
+    }
+
+    fn open_polling(self: &Arc<Self>, parts: Parts) -> Response<Body> {
+        let session = self.create_session(&parts, Transport::Polling);
+        let sid = session.socket.id().to_owned();
+        let mut frames = vec![self.open_packet(&sid, Transport::Polling)];
+        if let Some(msg) = &self.config.initial_packet {
+            frames.push(packet::message_frame(msg.clone()));
+        }
+        frames.extend(session.socket.shared.lock().queue.drain(..));
+        polling::spawn_heartbeat(self.clone(), session);
+        let mut res = polling::payload_response(&frames);
+        if let Some(cookie) = &self.config.cookie {
+            if let Ok(v) = HeaderValue::from_str(&cookie.header_value(&sid)) {
+                res.headers_mut().insert(header::SET_COOKIE, v);
+            }
+        }
+        res
+    }
+
+    /// What every transport does with a packet from the client. Returns `false` once the
+    /// session is closed, so the caller stops reading.
+    pub(crate) fn on_packet(&self, session: &Session<H>, packet: Packet) -> bool {
+        match packet {
+            Packet::Message(msg) => {
+                self.handler.on_message(&session.conn, &session.socket, msg);
+            }
+            Packet::Pong { .. } => session.socket.shared.on_pong(),
+            Packet::Close => {
+                self.close_session(session.socket.id(), DisconnectReason::TransportClose);
+                return false;
+            }
+            Packet::Ping { .. } => {
+                tracing::debug!(
+                    sid = session.socket.id(),
+                    "invalid heartbeat direction: the client sent a ping"
+                );
+                self.close_session(session.socket.id(), DisconnectReason::TransportError);
+                return false;
+            }
+            Packet::Open | Packet::Upgrade | Packet::Noop => {}
+        }
+        true
+    }
+}
+
+impl<H: EngineHandler> SessionOwner for Engine<H> {
+    fn close_session(&self, id: &str, reason: DisconnectReason) {
+        let Some(session) = self.sessions.remove(id) else {
+            return;
+        };
+        if session.socket.shared.mark_closed(reason) {
+            tracing::debug!(sid = id, %reason, "engine.io session closed");
+            self.handler
+                .on_close(&session.conn, &session.socket, reason);
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! The handle to one Engine.IO session, and the state its transports share: the outbox, the
+//! current transport and the close flag.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::task::AtomicWaker;
+use tokio::sync::Notify;
+
+use super::error::SendError;
+use super::packet::message_frame;
+use super::{DisconnectReason, Message, Transport, Utf8Bytes};
+
+/// A packet ready for a transport: a whole Engine.IO text packet (type digit included, so the
+/// same bytes serve websocket and polling), or a binary message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Frame {
+    Text(Utf8Bytes),
+    Binary(Bytes),
+}
+
+impl Frame {
+    pub(crate) const PING: Frame = Frame::Text(Utf8Bytes::from_static("2"));
+    pub(crate) const CLOSE: Frame = Frame::Text(Utf8Bytes::from_static("1"));
+    pub(crate) const NOOP: Frame = Frame::Text(Utf8Bytes::from_static("6"));
+}
+
+/// Closes sessions on behalf of a handle that does not know the engine's handler type.
+pub(crate) trait SessionOwner: Send + Sync {
+    fn close_session(&self, id: &str, reason: DisconnectReason);
+}
+
+/// What the transports of a session share.
+pub(crate) struct Shared {
+    id: Box<str>,
+    protocol: u8,
+    state: Mutex<State>,
+    /// Wakes the one consumer of the outbox: the websocket task, or the pending polling GET.
+    pub(crate) waker: AtomicWaker,
+    /// Wakes the polling heartbeat task (a pong arrived, the session upgraded or closed).
+    pub(crate) signal: Notify,
+    pub(crate) awaiting_pong: AtomicBool,
+    max_buffered: usize,
+    owner: Weak<dyn SessionOwner>,
+}
+
+pub(crate) struct State {
+    pub(crate) queue: VecDeque<Frame>,
+    pub(crate) transport: Transport,
+    /// A websocket asked to take over; it has not yet completed the probe.
+    pub(crate) upgrade_started: bool,
+    /// The probe succeeded: polling answers `6` until the client sends `5`.
+    pub(crate) upgrading: bool,
+    pub(crate) upgraded: bool,
+    pub(crate) closed: Option<DisconnectReason>,
+    pub(crate) get_pending: bool,
+    pub(crate) post_pending: bool,
+}
+
+/// A handle to one Engine.IO session: send it messages, close it. Cheap to clone.
+#[derive(Clone)]
+pub struct EngineSocket {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl fmt::Debug for EngineSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EngineSocket")
+            .field("id", &self.id())
+            .field("transport", &self.transport())
+            .finish()
+    }
+}
+
+impl EngineSocket {
+    pub(crate) fn new(
+        id: String,
+        protocol: u8,
+        transport: Transport,
+        max_buffered: usize,
+        owner: Weak<dyn SessionOwner>,
+    ) -> Self {
+        EngineSocket {
+            shared: Arc::new(Shared {
+                id: id.into_boxed_str(),
+                protocol,
+                state: Mutex::new(State {
+                    queue: VecDeque::new(),
+                    transport,
+                    upgrade_started: false,
+                    upgrading: false,
+                    upgraded: false,
+                    closed: None,
+                    get_pending: false,
+                    post_pending: false,
+                }),
+                waker: AtomicWaker::new(),
+                signal: Notify::new(),
+                awaiting_pong: AtomicBool::new(false),
+                max_buffered,
+                owner,
+            }),
+        }
+    }
+
+    /// The session id (`sid`).
+    pub fn id(&self) -> &str {
+        &self.shared.id
+    }
+
+    /// The Engine.IO protocol version the client speaks (4).
+    pub fn protocol(&self) -> u8 {
+        self.shared.protocol
+    }
+
+    /// The transport in use now.
+    pub fn transport(&self) -> Transport {
+        self.shared.lock().transport
+    }
+
+    /// Whether the session started on polling and moved to websocket.
+    pub fn upgraded(&self) -> bool {
+        self.shared.lock().upgraded
+    }
+
+    /// Whether the session has ended.
+    pub fn is_closed(&self) -> bool {
+        self.shared.lock().closed.is_some()
+    }
+
+    /// Whether a message sent now would leave at once: nothing is waiting in the outbox and the
+    /// transport can write (for polling, a GET is pending). Volatile messages are dropped
+    /// otherwise.
+    pub fn is_writable(&self) -> bool {
+        let st = self.shared.lock();
+        st.closed.is_none()
+            && st.queue.is_empty()
+            && !st.upgrading
+            && (st.transport == Transport::Websocket || st.get_pending)
+    }
+
+    /// Queues a message for the client.
+    pub fn send(&self, msg: Message) -> Result<(), SendError> {
+        self.send_frames(std::iter::once(message_frame(msg)), 1)
+    }
+
+    /// Closes the session ("forced close"): what was queued is still sent, then the transport
+    /// closes. The handler's `on_close` runs before this returns.
+    pub fn close(&self) {
+        self.close_with(DisconnectReason::ForcedClose);
+    }
+
+    pub(crate) fn close_with(&self, reason: DisconnectReason) {
+        if let Some(owner) = self.shared.owner.upgrade() {
+            owner.close_session(&self.shared.id, reason);
+        } else {
+            self.shared.mark_closed(reason);
+        }
+    }
+
+    /// Queues frames that must stay together (a Socket.IO packet and its attachments).
+    pub(crate) fn send_frames(
+        &self,
+        frames: impl IntoIterator<Item = Frame>,
+        count: usize,
+    ) -> Result<(), SendError> {
+        {
+            let mut st = self.shared.lock();
+            if st.closed.is_some() {
+                return Err(SendError::Closed);
+            }
+            if st.queue.len() + count > self.shared.max_buffered.max(count) {
+                return Err(SendError::Full);
+            }
+            st.queue.extend(frames);
+        }
+        self.shared.waker.wake();
+        Ok(())
+    }
+
+    /// Queues one frame.
+    pub(crate) fn send_frame(&self, frame: Frame) -> Result<(), SendError> {
+        self.send_frames(std::iter::once(frame), 1)
+    }
+}
+
+impl Shared {
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave the queue half-updated in a way that
+        // matters more than losing the session, so a poisoned lock is simply reused.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Marks the session closed and tells a pending polling GET what to answer: `6` when the
+    /// client itself closed, `1` otherwise (as Node's polling transport does).
+    pub(crate) fn mark_closed(&self, reason: DisconnectReason) -> bool {
+        {
+            let mut st = self.lock();
+            if st.closed.is_some() {
+                return false;
+            }
+            st.closed = Some(reason);
+            if st.transport == Transport::Polling {
+                let last = if reason == DisconnectReason::TransportClose {
+                    Frame::NOOP
+                } else {
+                    Frame::CLOSE
+                };
+                st.queue.push_back(last);
+            }
+        }
+        self.waker.wake();
+        self.signal.notify_one();
+        true
+    }
+
+    /// A pong arrived: the heartbeat goes on.
+    pub(crate) fn on_pong(&self) {
+        self.awaiting_pong.store(false, Ordering::Release);
+        self.signal.notify_one();
+    }
+
+    /// Takes everything queued, registering `cx` to be woken when more arrives.
+    pub(crate) fn poll_drain(&self, cx: &mut Context<'_>, into: &mut VecDeque<Frame>) -> Poll<()> {
+        self.waker.register(cx.waker());
+        let mut st = self.lock();
+        if st.queue.is_empty() {
+            return Poll::Pending;
+        }
+        if into.is_empty() {
+            std::mem::swap(into, &mut st.queue);
+        } else {
+            into.extend(st.queue.drain(..));
+        }
+        Poll::Ready(())
+    }
+}

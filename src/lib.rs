@@ -1,0 +1,3 @@
+//! axum-socketio
+pub mod engine;
+pub mod protocol;
