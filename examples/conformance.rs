@@ -1,5 +1,13 @@
 //! The server the official protocol test suites expect: a raw Engine.IO echo server at
-//! `/engine.io/`, with short heartbeats so the suites run fast.
+//! `/engine.io/` and a Socket.IO server at `/socket.io/`, with short heartbeats so the suites run
+//! fast.
+//!
+//! Socket.IO handlers (namespace `/`; `/custom` emits `auth` too, other namespaces are refused):
+//! on connection emit `auth` with the handshake's auth; `message` → `message-back` with the same
+//! arguments; `message-with-ack` → ack with the same arguments; `join` (room) → join, ack;
+//! `to-room` (room, …args) → `io.to(room).emit("to-room", …args)`; `broadcast` (…args) →
+//! `socket.broadcast().emit("broadcast", …args)`; `count` → ack with the number of sockets
+//! `fetch_sockets()` returns for `/`.
 //!
 //! `PORT` picks the port (default 3000; `0` for any free one). Prints
 //! `listening on http://127.0.0.1:<port>` once it accepts connections.
@@ -8,7 +16,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
-use axum_socketio::engine::{DisconnectReason, EngineHandler, EngineIoLayer, EngineSocket, Message};
+use axum_socketio::engine::{
+    DisconnectReason, EngineHandler, EngineIoLayer, EngineSocket, Message,
+};
+use axum_socketio::{Ack, Args, Data, Io, Socket, SocketIoLayer};
 use tower_http::cors::CorsLayer;
 
 /// Sends every message, text or binary, back to its sender.
@@ -30,8 +41,7 @@ impl EngineHandler for Echo {
 async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .init();
     let port: u16 = std::env::var("PORT")
@@ -47,7 +57,18 @@ async fn main() {
         .cors(CorsLayer::very_permissive())
         .build(Echo);
 
-    let app = Router::new().layer(engine);
+    let sio = SocketIoLayer::builder()
+        .ping_interval(Duration::from_millis(300))
+        .ping_timeout(Duration::from_millis(200))
+        .max_http_buffer_size(1_000_000)
+        .connect_timeout(Duration::from_secs(1))
+        .cors(CorsLayer::very_permissive())
+        .build();
+    let io = sio.io();
+    io.on_connection(on_main_connection);
+    io.of("/custom").on_connection(emit_auth);
+
+    let app = Router::new().layer(engine).layer(sio);
     let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
         Ok(l) => l,
         Err(e) => {
@@ -66,4 +87,45 @@ async fn main() {
         eprintln!("server error: {e}");
         std::process::exit(1);
     }
+}
+
+async fn emit_auth(socket: Socket) {
+    socket.emit("auth", socket.handshake().auth()).ok();
+}
+
+async fn on_main_connection(socket: Socket) {
+    emit_auth(socket.clone()).await;
+    socket.on("message", |socket: Socket, args: Args| async move {
+        socket.emit_args("message-back", args).ok();
+    });
+    socket.on("message-with-ack", |args: Args, ack: Ack| async move {
+        ack.send_args(args).ok();
+    });
+    socket.on(
+        "join",
+        |socket: Socket, Data(room): Data<String>, ack: Ack| async move {
+            socket.join(room);
+            ack.send(&()).ok();
+        },
+    );
+    socket.on("to-room", |io: Io, args: Args| async move {
+        let Ok(mut items) = args.to_values() else {
+            return;
+        };
+        if items.is_empty() {
+            return;
+        }
+        let rest = items.split_off(1);
+        let Some(room) = items[0].as_str().map(str::to_owned) else {
+            return;
+        };
+        io.to(room).emit_args("to-room", Args::from_values(rest));
+    });
+    socket.on("broadcast", |socket: Socket, args: Args| async move {
+        socket.broadcast().emit_args("broadcast", args);
+    });
+    socket.on("count", |io: Io, ack: Ack| async move {
+        let count = io.fetch_sockets().await.map(|s| s.len()).unwrap_or(0);
+        ack.send(&count).ok();
+    });
 }

@@ -71,16 +71,11 @@ impl RequestError {
             .unwrap_or_default()
     }
 
-    /// The answer to a websocket upgrade request: Node writes a bare `400 Bad Request`.
+    /// The answer to a websocket upgrade request: Node writes a bare `400 Bad Request` whatever
+    /// the error, `allow_request` refusals included.
     pub(crate) fn into_ws_response(self) -> Response<Body> {
-        let status = match self {
-            RequestError::Forbidden(_) => StatusCode::FORBIDDEN,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        let mut res = Response::new(Body::from(
-            status.canonical_reason().unwrap_or("Bad Request"),
-        ));
-        *res.status_mut() = status;
+        let mut res = Response::new(Body::from("Bad Request"));
+        *res.status_mut() = StatusCode::BAD_REQUEST;
         res.headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
         res

@@ -84,11 +84,7 @@ pub(crate) struct Route {
 impl Route {
     pub(crate) fn new(engine: Arc<dyn DynEngine>, extend: Option<Extend>) -> Self {
         let call = EngineCall(engine.clone());
-        let cors = engine
-            .config()
-            .cors
-            .clone()
-            .map(|c| c.layer(call.clone()));
+        let cors = engine.config().cors.clone().map(|c| c.layer(call.clone()));
         Route {
             engine,
             call,

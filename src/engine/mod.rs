@@ -46,6 +46,10 @@ pub use layer::{EngineIoLayer, EngineIoService};
 pub use socket::EngineSocket;
 pub use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+pub(crate) use layer::{DynEngine, Route};
+pub(crate) use server::Engine;
+pub(crate) use sid::generate as generate_id;
+pub(crate) use socket::Frame;
 
 /// A whole Engine.IO message, as the application sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -66,20 +66,23 @@ fn is_probe(rest: &[u8]) -> Result<bool, PacketError> {
     }
 }
 
-/// Decodes a polling request body into its packets.
-pub(crate) fn decode_payload(body: Bytes) -> Result<Vec<Packet>, PacketError> {
-    let mut packets = Vec::new();
+/// Decodes a polling request body into its packets, lazily: a caller stops at the first error
+/// and still has every packet before it.
+pub(crate) fn decode_payload(body: Bytes) -> impl Iterator<Item = Result<Packet, PacketError>> {
     let mut start = 0;
     let len = body.len();
-    while start <= len {
+    std::iter::from_fn(move || {
+        if start > len {
+            return None;
+        }
         let end = body[start..]
             .iter()
             .position(|&b| b == SEPARATOR)
             .map_or(len, |p| start + p);
-        packets.push(decode_segment(body.slice(start..end))?);
+        let segment = body.slice(start..end);
         start = end + 1;
-    }
-    Ok(packets)
+        Some(decode_segment(segment))
+    })
 }
 
 fn decode_segment(segment: Bytes) -> Result<Packet, PacketError> {
@@ -168,7 +171,7 @@ mod tests {
         ];
         let body = encode_payload(frames.iter());
         assert_eq!(&body[..], b"4hello\x1ebAQID/w==\x1e2");
-        let packets = decode_payload(body).unwrap();
+        let packets: Vec<_> = decode_payload(body).collect::<Result<_, _>>().unwrap();
         assert_eq!(
             packets,
             vec![
@@ -181,10 +184,14 @@ mod tests {
 
     #[test]
     fn bad_payloads_are_errors() {
-        assert!(decode_payload(Bytes::from_static(b"")).is_err());
-        assert!(decode_payload(Bytes::from_static(b"4a\x1e")).is_err());
-        assert!(decode_payload(Bytes::from_static(b"b!!!")).is_err());
-        assert!(decode_payload(Bytes::from_static(b"4\xff\xfe")).is_err());
-        assert!(decode_payload(Bytes::from_static(b"9")).is_err());
+        let bad = |b: &'static [u8]| decode_payload(Bytes::from_static(b)).any(|p| p.is_err());
+        assert!(bad(b""));
+        assert!(bad(b"4a\x1e"));
+        assert!(bad(b"b!!!"));
+        assert!(bad(b"4\xff\xfe"));
+        assert!(bad(b"9"));
+        let mut partial = decode_payload(Bytes::from_static(b"4a\x1ezzz"));
+        assert!(partial.next().is_some_and(|p| p.is_ok()));
+        assert!(partial.next().is_some_and(|p| p.is_err()));
     }
 }

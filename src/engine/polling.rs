@@ -85,6 +85,9 @@ pub(crate) async fn get<H: EngineHandler>(
     .await;
     guard.answered = true;
     drop(guard);
+    if shared.lock().closed.is_some() {
+        engine.forget(shared.id());
+    }
     payload_response(&frames)
 }
 
@@ -129,17 +132,19 @@ pub(crate) async fn post<H: EngineHandler>(
             return status_response(StatusCode::BAD_REQUEST);
         }
     };
-    match decode_payload(body) {
-        Ok(packets) => {
-            for packet in packets {
+    // Packets before a bad one are still handed over, as Node does.
+    for packet in decode_payload(body) {
+        match packet {
+            Ok(packet) => {
                 if !engine.on_packet(&session, packet) {
                     break;
                 }
             }
-        }
-        Err(_) => {
-            tracing::warn!(sid = id, "polling payload does not parse");
-            engine.close_session(id, DisconnectReason::ParseError);
+            Err(_) => {
+                tracing::warn!(sid = id, "polling payload does not parse");
+                engine.close_session(id, DisconnectReason::ParseError);
+                break;
+            }
         }
     }
     let mut res = Response::new(Body::from("ok"));

@@ -25,8 +25,10 @@ pub(crate) struct Session<H: EngineHandler> {
 
 /// The session table, sharded so that connections opening and closing on different threads
 /// rarely meet on one lock.
+type Shard<H> = Mutex<HashMap<Box<str>, Arc<Session<H>>>>;
+
 struct Sessions<H: EngineHandler> {
-    shards: Box<[Mutex<HashMap<Box<str>, Arc<Session<H>>>>]>,
+    shards: Box<[Shard<H>]>,
     hasher: RandomState,
     count: AtomicUsize,
 }
@@ -170,11 +172,9 @@ impl<H: EngineHandler> Engine<H> {
         if base == "/" {
             return true;
         }
-        if self.config.add_trailing_slash {
-            rest.starts_with('/')
-        } else {
-            rest.is_empty() || rest.starts_with('/')
-        }
+        // With the trailing slash (the default, as Node's clients request `<path>/`), `<path>`
+        // alone is accepted too; without it, only `<path>` itself, as Node matches it.
+        rest.is_empty() || (self.config.add_trailing_slash && rest.starts_with('/'))
     }
 
     /// Closes every session (used when the server shuts down).
@@ -209,9 +209,7 @@ impl<H: EngineHandler> Engine<H> {
                 None => RequestError::UnknownSid.into_ws_response(),
             },
             (Some(sid), Transport::Polling) => match self.session(sid) {
-                Some(session) if parts.method == Method::GET => {
-                    polling::get(&self, session).await
-                }
+                Some(session) if parts.method == Method::GET => polling::get(&self, session).await,
                 Some(session) if parts.method == Method::POST => {
                     polling::post(&self, session, &parts, body).await
                 }
@@ -220,10 +218,8 @@ impl<H: EngineHandler> Engine<H> {
             },
         };
         if transport == Transport::Polling {
-            res.headers_mut().insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("no-store"),
-            );
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
         res
     }
@@ -242,7 +238,11 @@ impl<H: EngineHandler> Engine<H> {
             .filter(|t| self.config.transports.contains(t))
             .ok_or(RequestError::UnknownTransport)?;
         if let Some(origin) = parts.headers.get(header::ORIGIN) {
-            if origin.as_bytes().iter().any(|&b| b < 0x20 && b != b'\t' || b == 0x7f) {
+            if origin
+                .as_bytes()
+                .iter()
+                .any(|&b| b < 0x20 && b != b'\t' || b == 0x7f)
+            {
                 return Err(RequestError::BadRequest);
             }
         }
@@ -357,15 +357,46 @@ impl<H: EngineHandler> Engine<H> {
     }
 }
 
+impl<H: EngineHandler> Engine<H> {
+    /// Forgets a closed session.
+    pub(crate) fn forget(&self, id: &str) {
+        self.sessions.remove(id);
+    }
+}
+
 impl<H: EngineHandler> SessionOwner for Engine<H> {
     fn close_session(&self, id: &str, reason: DisconnectReason) {
-        let Some(session) = self.sessions.remove(id) else {
+        let Some(session) = self.sessions.get(id) else {
             return;
         };
-        if session.socket.shared.mark_closed(reason) {
-            tracing::debug!(sid = id, %reason, "engine.io session closed");
-            self.handler
-                .on_close(&session.conn, &session.socket, reason);
+        let shared = &session.socket.shared;
+        if !shared.mark_closed(reason) {
+            return;
         }
+        // A server-side close on polling with no GET to carry it keeps the session until the
+        // client's next GET has taken what was queued and the close packet (Node's orderly
+        // close), or until the grace period ends.
+        let deferred = matches!(
+            reason,
+            DisconnectReason::ForcedClose | DisconnectReason::ServerShuttingDown
+        ) && {
+            let st = shared.lock();
+            st.transport == Transport::Polling && !st.get_pending
+        };
+        if deferred {
+            if let Some(engine) = self.this.upgrade() {
+                let grace = self.config.ping_interval + self.config.ping_timeout;
+                let id = id.to_owned();
+                tokio::spawn(async move {
+                    tokio::time::sleep(grace).await;
+                    engine.forget(&id);
+                });
+            }
+        } else {
+            self.sessions.remove(id);
+        }
+        tracing::debug!(sid = id, %reason, "engine.io session closed");
+        self.handler
+            .on_close(&session.conn, &session.socket, reason);
     }
 }

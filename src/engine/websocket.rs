@@ -35,10 +35,8 @@ const READ_BUDGET: usize = 64;
 pub(crate) fn is_upgrade_request(req: &Request<Body>) -> bool {
     let has_token = |name: header::HeaderName, token: &str| {
         req.headers().get_all(name).iter().any(|v| {
-            v.to_str().is_ok_and(|s| {
-                s.split(',')
-                    .any(|t| t.trim().eq_ignore_ascii_case(token))
-            })
+            v.to_str()
+                .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
         })
     };
     req.method() == http::Method::GET
@@ -79,7 +77,9 @@ fn ws_config<H: EngineHandler>(engine: &Engine<H>) -> WebSocketConfig {
     let max = engine.config.max_http_buffer_size;
     WebSocketConfig::default()
         .read_buffer_size(engine.config.ws_read_buffer_size)
-        .write_buffer_size(8 * 1024)
+        // Each frame is written as it is queued, as Node's `ws` does: clients (and the official
+        // protocol test suite) see one read per frame, and nothing waits in a buffer.
+        .write_buffer_size(0)
         .max_message_size(Some(max))
         .max_frame_size(Some(max))
 }
@@ -157,7 +157,10 @@ pub(crate) fn upgrade<H: EngineHandler>(
             refused
         };
         if refused {
-            tracing::debug!(sid = shared.id(), "upgrade refused: already upgrading or upgraded");
+            tracing::debug!(
+                sid = shared.id(),
+                "upgrade refused: already upgrading or upgraded"
+            );
             let _ = tokio::time::timeout(CLOSE_GRACE, ws.close(None)).await;
             return;
         }
@@ -212,11 +215,7 @@ async fn probe<H: EngineHandler>(session: &Session<H>, ws: &mut Ws) -> bool {
         };
         match packet::decode_text(text) {
             Ok(Packet::Ping { probe: true }) => {
-                if ws
-                    .send(WsMessage::Text("3probe".into()))
-                    .await
-                    .is_err()
-                {
+                if ws.send(WsMessage::Text("3probe".into())).await.is_err() {
                     return false;
                 }
                 shared.lock().upgrading = true;

@@ -1,0 +1,97 @@
+//! Acknowledgements: the [`Ack`] a handler answers with, and the errors of waiting for one.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::protocol::{Args, ArgsError, Packet};
+use crate::socket::{EmitError, Socket};
+
+/// Why waiting for an acknowledgement failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AckError {
+    /// No answer within the timeout (Node's "operation has timed out").
+    #[error("operation has timed out")]
+    Timeout,
+    /// The socket disconnected before answering.
+    #[error("the socket disconnected before answering")]
+    Disconnected,
+    /// The answer does not deserialize into the requested type.
+    #[error("bad acknowledgement data: {0}")]
+    Data(#[from] ArgsError),
+    /// The event could not be sent.
+    #[error(transparent)]
+    Emit(#[from] EmitError),
+}
+
+/// Where an answer goes: one waiting `emit_with_ack`, or the collector of a broadcast.
+pub(crate) enum AckSender {
+    Single(tokio::sync::oneshot::Sender<Args>),
+    Broadcast(tokio::sync::mpsc::UnboundedSender<Args>),
+}
+
+impl AckSender {
+    pub(crate) fn send(self, args: Args) {
+        match self {
+            AckSender::Single(tx) => {
+                let _ = tx.send(args);
+            }
+            AckSender::Broadcast(tx) => {
+                let _ = tx.send(args);
+            }
+        }
+    }
+}
+
+/// Why an acknowledgement could not be sent.
+#[derive(Debug, thiserror::Error)]
+pub enum AckSendError {
+    /// The client did not ask for an acknowledgement: nothing was sent.
+    #[error("the client did not ask for an acknowledgement")]
+    NotRequested,
+    /// The answer could not be sent.
+    #[error(transparent)]
+    Emit(#[from] EmitError),
+}
+
+/// The acknowledgement callback of an event. Always extracts; when the client asked for none,
+/// [`send`](Ack::send) does nothing and says so. Sending consumes it, so an event is answered at
+/// most once.
+pub struct Ack {
+    socket: Socket,
+    id: Option<u64>,
+}
+
+impl fmt::Debug for Ack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ack").field("id", &self.id).finish()
+    }
+}
+
+impl Ack {
+    pub(crate) fn new(socket: Socket, id: Option<u64>) -> Self {
+        Ack { socket, id }
+    }
+
+    /// Whether the client asked for an acknowledgement.
+    pub fn requested(&self) -> bool {
+        self.id.is_some()
+    }
+
+    /// Answers with `data` (a tuple is several arguments, `()` none, anything else one).
+    pub fn send<T: Serialize + ?Sized>(self, data: &T) -> Result<(), AckSendError> {
+        let args = Args::from_serialize(data).map_err(EmitError::Serialize)?;
+        self.send_args(args)
+    }
+
+    /// Answers with a raw argument list (for example the event's own `Args`).
+    pub fn send_args(self, args: Args) -> Result<(), AckSendError> {
+        let Some(id) = self.id else {
+            tracing::debug!(socket = %self.socket.id(), "ack not sent: the client asked for none");
+            return Err(AckSendError::NotRequested);
+        };
+        let packet = Packet::ack(self.socket.ns().name_bytes().clone(), id, args);
+        self.socket.send_packet(&packet, false)?;
+        Ok(())
+    }
+}

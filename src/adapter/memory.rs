@@ -1,0 +1,291 @@
+//! The in-memory adapter: the rooms of one node, and delivery to its sockets.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+use super::{
+    AckStream, Adapter, AdapterContext, AdapterError, BoxFuture, BroadcastOptions, Room, RoomEvent,
+    SocketInfo,
+};
+use crate::protocol::{Args, Packet};
+use crate::socket::{DisconnectReason, Socket};
+
+#[derive(Default)]
+struct Index {
+    rooms: HashMap<Room, HashSet<Arc<str>>>,
+    sids: HashMap<Arc<str>, HashSet<Room>>,
+}
+
+/// The rooms index of one namespace on one node, and the delivery of broadcasts to its sockets.
+/// The default adapter; cluster adapters wrap it.
+pub struct MemoryAdapter {
+    ctx: AdapterContext,
+    index: RwLock<Index>,
+}
+
+impl MemoryAdapter {
+    /// A memory adapter for the namespace of `ctx`.
+    pub fn new(ctx: AdapterContext) -> Self {
+        MemoryAdapter {
+            ctx,
+            index: RwLock::new(Index::default()),
+        }
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Index> {
+        self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Index> {
+        self.index.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn emit_room_events(&self, events: Vec<RoomEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        if let Some(ns) = self.ctx.namespace() {
+            for ev in events {
+                ns.emit_room_event(&ev);
+            }
+        }
+    }
+
+    /// Calls `f` for every local socket targeted by `opts`, under the index's read lock: `f` must
+    /// not join, leave or disconnect (collect, then act).
+    fn for_each_target(&self, opts: &BroadcastOptions, mut f: impl FnMut(&Socket)) {
+        let Some(ns) = self.ctx.namespace() else {
+            return;
+        };
+        let index = self.read();
+        let mut except: HashSet<&str> = HashSet::new();
+        for room in &opts.except {
+            if let Some(members) = index.rooms.get(room) {
+                except.extend(members.iter().map(|s| &**s));
+            }
+        }
+        let sockets = ns.sockets_map();
+        if opts.rooms.is_empty() {
+            for (sid, socket) in sockets.iter() {
+                if !except.contains(&**sid) {
+                    f(socket);
+                }
+            }
+            return;
+        }
+        let mut seen: HashSet<&str> = HashSet::new();
+        for room in &opts.rooms {
+            let Some(members) = index.rooms.get(room) else {
+                continue;
+            };
+            for sid in members {
+                if except.contains(&**sid) || (opts.rooms.len() > 1 && !seen.insert(sid)) {
+                    continue;
+                }
+                if let Some(socket) = sockets.get(sid) {
+                    f(socket);
+                }
+            }
+        }
+    }
+
+    fn targets(&self, opts: &BroadcastOptions) -> Vec<Socket> {
+        let mut out = Vec::new();
+        self.for_each_target(opts, |s| out.push(s.clone()));
+        out
+    }
+
+    /// Sends an encoded packet to every target; slow consumers are disconnected afterwards.
+    fn deliver(&self, packet: &Packet, opts: &BroadcastOptions, mut before: impl FnMut(&Socket)) {
+        let Some(ns) = self.ctx.namespace() else {
+            return;
+        };
+        let encoded = ns.parser().encode(packet);
+        let mut slow = Vec::new();
+        self.for_each_target(opts, |socket| {
+            before(socket);
+            if socket.send_encoded(&encoded, opts.flags.volatile).is_err() {
+                slow.push(socket.clone());
+            }
+        });
+        for socket in slow {
+            tracing::warn!(socket = %socket.id(), "slow consumer: outbox full during a broadcast, disconnecting");
+            socket.close_connection(DisconnectReason::TransportError);
+        }
+    }
+}
+
+impl Adapter for MemoryAdapter {
+    fn add_all(&self, sid: &str, rooms: &[Room]) {
+        let mut events = Vec::new();
+        {
+            let mut index = self.write();
+            let sid: Arc<str> = match index.sids.get_key_value(sid) {
+                Some((k, _)) => k.clone(),
+                None => sid.into(),
+            };
+            for room in rooms {
+                let joined = index
+                    .sids
+                    .entry(sid.clone())
+                    .or_default()
+                    .insert(room.clone());
+                if !joined {
+                    continue;
+                }
+                let members = index.rooms.entry(room.clone()).or_default();
+                if members.is_empty() {
+                    events.push(RoomEvent::CreateRoom(room.clone()));
+                }
+                members.insert(sid.clone());
+                events.push(RoomEvent::JoinRoom {
+                    room: room.clone(),
+                    sid: sid.clone(),
+                });
+            }
+        }
+        self.emit_room_events(events);
+    }
+
+    fn del(&self, sid: &str, room: &str) {
+        let mut events = Vec::new();
+        {
+            let mut index = self.write();
+            let removed = index.sids.get_mut(sid).and_then(|r| r.take(room));
+            let Some(room) = removed else {
+                return;
+            };
+            if index.sids.get(sid).is_some_and(|r| r.is_empty()) {
+                index.sids.remove(sid);
+            }
+            leave(&mut index, sid, room, &mut events);
+        }
+        self.emit_room_events(events);
+    }
+
+    fn del_all(&self, sid: &str) {
+        let mut events = Vec::new();
+        {
+            let mut index = self.write();
+            let Some(rooms) = index.sids.remove(sid) else {
+                return;
+            };
+            for room in rooms {
+                leave(&mut index, sid, room, &mut events);
+            }
+        }
+        self.emit_room_events(events);
+    }
+
+    fn socket_rooms(&self, sid: &str) -> Vec<Room> {
+        self.read()
+            .sids
+            .get(sid)
+            .map(|r| r.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn sockets(&self, opts: &BroadcastOptions) -> Vec<Socket> {
+        self.targets(opts)
+    }
+
+    fn local_rooms(&self) -> Vec<Room> {
+        self.read().rooms.keys().cloned().collect()
+    }
+
+    fn broadcast(&self, packet: Packet, opts: &BroadcastOptions) {
+        self.deliver(&packet, opts, |_| {});
+    }
+
+    fn broadcast_with_ack(&self, mut packet: Packet, opts: &BroadcastOptions) -> AckStream {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let Some(ns) = self.ctx.namespace() else {
+            return AckStream {
+                expected: 0,
+                answers: rx,
+                more_expected: None,
+            };
+        };
+        let id = ns.next_ack_id();
+        packet.id = Some(id);
+        let mut expected = 0;
+        self.deliver(&packet, opts, |socket| {
+            socket.register_broadcast_ack(id, tx.clone());
+            expected += 1;
+        });
+        AckStream {
+            expected,
+            answers: rx,
+            more_expected: None,
+        }
+    }
+
+    fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        for socket in self.targets(opts) {
+            self.add_all(socket.id(), rooms);
+        }
+    }
+
+    fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        for socket in self.targets(opts) {
+            for room in rooms {
+                self.del(socket.id(), room);
+            }
+        }
+    }
+
+    fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) {
+        for socket in self.targets(opts) {
+            socket.disconnect(close);
+        }
+    }
+
+    fn fetch_sockets(
+        &self,
+        opts: &BroadcastOptions,
+    ) -> BoxFuture<Result<Vec<SocketInfo>, AdapterError>> {
+        let infos: Vec<SocketInfo> = self.targets(opts).iter().map(Socket::info).collect();
+        Box::pin(async move { Ok(infos) })
+    }
+
+    fn all_rooms(&self) -> BoxFuture<Result<HashSet<Room>, AdapterError>> {
+        let rooms: HashSet<Room> = self.read().rooms.keys().cloned().collect();
+        Box::pin(async move { Ok(rooms) })
+    }
+
+    fn server_count(&self) -> BoxFuture<Result<usize, AdapterError>> {
+        Box::pin(async { Ok(1) })
+    }
+
+    fn server_side_emit(
+        &self,
+        event: String,
+        _args: Args,
+        _timeout: Option<Duration>,
+    ) -> BoxFuture<Result<Vec<Args>, AdapterError>> {
+        tracing::debug!(
+            event,
+            "server_side_emit on a single node (memory adapter): no other server to reach"
+        );
+        Box::pin(async { Ok(Vec::new()) })
+    }
+}
+
+fn leave(index: &mut Index, sid: &str, room: Room, events: &mut Vec<RoomEvent>) {
+    let Some(members) = index.rooms.get_mut(&room) else {
+        return;
+    };
+    let Some(sid) = members.take(sid) else {
+        return;
+    };
+    let now_empty = members.is_empty();
+    events.push(RoomEvent::LeaveRoom {
+        room: room.clone(),
+        sid,
+    });
+    if now_empty {
+        index.rooms.remove(&room);
+        events.push(RoomEvent::DeleteRoom(room));
+    }
+}

@@ -1,0 +1,258 @@
+//! The Socket.IO side of one Engine.IO connection: decodes its packets, connects it to
+//! namespaces, routes packets to its sockets, and ends them when the connection ends.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use http::request::Parts;
+
+use crate::engine::{self, EngineHandler, EngineSocket, Message, Utf8Bytes};
+use crate::handshake::{Base, Handshake};
+use crate::io::Io;
+use crate::namespace::{ConnectError, Namespace};
+use crate::protocol::{Args, DecodeState, Packet, PacketData};
+use crate::socket::{DisconnectReason, Socket};
+
+#[derive(Default)]
+struct State {
+    sockets: Vec<(Utf8Bytes, Socket)>,
+    /// Namespaces whose connect middlewares are running.
+    connecting: Vec<Utf8Bytes>,
+    decoder: DecodeState,
+    connect_timer: Option<tokio::task::AbortHandle>,
+    closed: bool,
+}
+
+/// One client connection, with its sockets (one per namespace it joined).
+pub(crate) struct Client {
+    pub(crate) conn: EngineSocket,
+    io: Io,
+    base: Arc<Base>,
+    state: Mutex<State>,
+}
+
+impl Client {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn on_message(self: &Arc<Self>, msg: Message) {
+        let parser = self.io.parser();
+        let decoded = {
+            let mut st = self.lock();
+            match msg {
+                Message::Text(text) => parser.decode_text(&mut st.decoder, text),
+                Message::Binary(data) => parser.decode_binary(&mut st.decoder, data),
+            }
+        };
+        match decoded {
+            Ok(Some(packet)) => self.on_packet(packet),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(sid = self.conn.id(), error = %e, "invalid Socket.IO packet, closing the connection");
+                // Node closes the engine connection: its sockets see "forced close".
+                self.close(DisconnectReason::ForcedClose);
+            }
+        }
+    }
+
+    fn on_packet(self: &Arc<Self>, packet: Packet) {
+        let (socket, connecting) = {
+            let st = self.lock();
+            let socket = st
+                .sockets
+                .iter()
+                .find(|(n, _)| *n == packet.nsp)
+                .map(|(_, s)| s.clone());
+            (socket, st.connecting.contains(&packet.nsp))
+        };
+        match (&packet.data, socket) {
+            (PacketData::Connect(_), None) if !connecting => {
+                let PacketData::Connect(auth) = packet.data else {
+                    return;
+                };
+                self.connect(packet.nsp, auth);
+            }
+            (PacketData::Connect(_) | PacketData::ConnectError(_), _) | (_, None) => {
+                tracing::warn!(
+                    sid = self.conn.id(),
+                    nsp = packet.nsp.as_str(),
+                    "invalid state: packet for a namespace not connected, or a second CONNECT"
+                );
+                self.close(DisconnectReason::ForcedServerClose);
+            }
+            (_, Some(socket)) => socket.on_packet(packet),
+        }
+    }
+
+    fn connect(self: &Arc<Self>, nsp: Utf8Bytes, auth: Option<serde_json::Value>) {
+        let auth = auth.unwrap_or_else(|| serde_json::Value::Object(Default::default()));
+        let Some(ns) = self.io.resolve_namespace(nsp.as_str(), &auth) else {
+            tracing::debug!(
+                sid = self.conn.id(),
+                nsp = nsp.as_str(),
+                "invalid namespace"
+            );
+            let packet = Packet::connect_error(nsp, "Invalid namespace", None);
+            self.send(&packet);
+            return;
+        };
+        let handshake = Handshake::new(self.base.clone(), auth);
+        let socket = Socket::new(
+            engine::generate_id().into(),
+            ns.clone(),
+            self.clone(),
+            handshake,
+        );
+        let middlewares =
+            ns.0.hooks
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .middlewares
+                .clone();
+        if middlewares.is_empty() {
+            self.finish_connect(ns, socket);
+            return;
+        }
+        self.lock().connecting.push(nsp.clone());
+        let client = self.clone();
+        tokio::spawn(async move {
+            for mw in middlewares {
+                if let Err(ConnectError { message, data }) = mw(socket.clone()).await {
+                    client.lock().connecting.retain(|n| *n != nsp);
+                    tracing::debug!(sid = client.conn.id(), nsp = nsp.as_str(), %message, "connection refused by a middleware");
+                    client.send(&Packet::connect_error(nsp, &message, data));
+                    return;
+                }
+            }
+            client.lock().connecting.retain(|n| *n != nsp);
+            client.finish_connect(ns, socket);
+        });
+    }
+
+    fn finish_connect(&self, ns: Namespace, socket: Socket) {
+        {
+            let mut st = self.lock();
+            if st.closed {
+                return;
+            }
+            st.sockets.push((ns.name_bytes().clone(), socket.clone()));
+            if let Some(timer) = st.connect_timer.take() {
+                timer.abort();
+            }
+        }
+        ns.insert_socket(socket.clone());
+        socket.set_connected();
+        socket.join(socket.id_arc());
+        let reply = Packet::connect_reply(ns.name_bytes().clone(), socket.id(), None);
+        let _ = socket.send_packet(&reply, false);
+        tracing::debug!(sid = self.conn.id(), socket = %socket.id(), nsp = ns.name(), "socket connected");
+        let handlers =
+            ns.0.hooks
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .on_connection
+                .clone();
+        let auth = Args::from_serialize(socket.handshake().auth()).unwrap_or_default();
+        socket.run_connection_handlers(&handlers, auth);
+    }
+
+    fn send(&self, packet: &Packet) {
+        let encoded = self.io.parser().encode(packet);
+        let first = match encoded.first {
+            crate::protocol::EncodedFrame::Text(t) => engine::Frame::Text(t),
+            crate::protocol::EncodedFrame::Binary(b) => engine::Frame::Binary(b),
+        };
+        let n = 1 + encoded.attachments.len();
+        let frames = std::iter::once(first)
+            .chain(encoded.attachments.into_iter().map(engine::Frame::Binary));
+        let _ = self.conn.send_frames(frames, n);
+    }
+
+    pub(crate) fn remove_socket(&self, nsp: &str) {
+        self.lock().sockets.retain(|(n, _)| n.as_str() != nsp);
+    }
+
+    fn take_sockets(&self) -> Vec<Socket> {
+        let mut st = self.lock();
+        st.closed = true;
+        if let Some(timer) = st.connect_timer.take() {
+            timer.abort();
+        }
+        st.decoder.reset();
+        std::mem::take(&mut st.sockets)
+            .into_iter()
+            .map(|(_, s)| s)
+            .collect()
+    }
+
+    /// Ends every socket with `reason`, then the connection.
+    pub(crate) fn close(&self, reason: DisconnectReason) {
+        for socket in self.take_sockets() {
+            socket.close(reason);
+        }
+        let engine_reason = match reason {
+            DisconnectReason::TransportError => engine::DisconnectReason::TransportError,
+            DisconnectReason::ServerShuttingDown => engine::DisconnectReason::ServerShuttingDown,
+            _ => engine::DisconnectReason::ForcedClose,
+        };
+        self.conn.close_with(engine_reason);
+    }
+
+    /// `socket.disconnect(true)`: every socket gets its DISCONNECT, then the connection closes.
+    pub(crate) fn disconnect_all(&self) {
+        let sockets: Vec<Socket> = self.lock().sockets.iter().map(|(_, s)| s.clone()).collect();
+        for socket in sockets {
+            socket.disconnect(false);
+        }
+        self.close(DisconnectReason::ForcedServerClose);
+    }
+}
+
+/// The engine handler of the Socket.IO server.
+pub(crate) struct SocketIoHandler {
+    pub(crate) io: Io,
+}
+
+impl EngineHandler for SocketIoHandler {
+    type Connection = Arc<Client>;
+
+    fn on_open(&self, socket: &EngineSocket, req: &Parts) -> Arc<Client> {
+        let client = Arc::new(Client {
+            conn: socket.clone(),
+            io: self.io.clone(),
+            base: Base::from_parts(req),
+            state: Mutex::new(State::default()),
+        });
+        let timeout = self.io.connect_timeout();
+        let weak = Arc::downgrade(&client);
+        let timer = tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            if let Some(client) = weak.upgrade() {
+                if client.lock().sockets.is_empty() {
+                    tracing::debug!(
+                        sid = client.conn.id(),
+                        "no namespace joined within connect_timeout"
+                    );
+                    client.close(DisconnectReason::ForcedServerClose);
+                }
+            }
+        });
+        client.lock().connect_timer = Some(timer.abort_handle());
+        client
+    }
+
+    fn on_message(&self, client: &Arc<Client>, _socket: &EngineSocket, msg: Message) {
+        client.on_message(msg);
+    }
+
+    fn on_close(
+        &self,
+        client: &Arc<Client>,
+        _socket: &EngineSocket,
+        reason: engine::DisconnectReason,
+    ) {
+        for socket in client.take_sockets() {
+            socket.close(reason.into());
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! The handshake of a socket: what the connection's first request said, plus the `auth` of its
+//! CONNECT.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::ConnectInfo;
+use http::{HeaderMap, header, request::Parts};
+use serde::ser::SerializeMap;
+
+/// What every socket of one connection shares: taken from the handshake request once.
+pub(crate) struct Base {
+    headers: HeaderMap,
+    address: String,
+    xdomain: bool,
+    secure: bool,
+    issued: u64,
+    url: String,
+    query: HashMap<String, String>,
+    extensions: http::Extensions,
+}
+
+impl Base {
+    pub(crate) fn from_parts(parts: &Parts) -> Arc<Base> {
+        let issued = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let address = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ci| ci.0.ip().to_string())
+            .unwrap_or_default();
+        let query = parts
+            .uri
+            .query()
+            .map(|q| {
+                form_urlencoded_pairs(q)
+                    .into_iter()
+                    .collect::<HashMap<String, String>>()
+            })
+            .unwrap_or_default();
+        let secure = parts.uri.scheme_str() == Some("https")
+            || parts
+                .headers
+                .get("x-forwarded-proto")
+                .is_some_and(|v| v.as_bytes() == b"https");
+        Arc::new(Base {
+            xdomain: parts.headers.contains_key(header::ORIGIN),
+            headers: parts.headers.clone(),
+            address,
+            secure,
+            issued,
+            url: parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default(),
+            query,
+            extensions: parts.extensions.clone(),
+        })
+    }
+}
+
+fn form_urlencoded_pairs(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok());
+                if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    out.push(b);
+                    i += 3;
+                    continue;
+                }
+                out.push(b'%');
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A socket's handshake (Node's `socket.handshake`): headers, time, address, xdomain, secure,
+/// issued, url, query, auth. Cheap to clone.
+#[derive(Clone)]
+pub struct Handshake {
+    base: Arc<Base>,
+    auth: serde_json::Value,
+}
+
+impl std::fmt::Debug for Handshake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handshake")
+            .field("address", &self.base.address)
+            .field("url", &self.base.url)
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Handshake {
+    pub(crate) fn new(base: Arc<Base>, auth: serde_json::Value) -> Self {
+        Handshake { base, auth }
+    }
+
+    /// The handshake request's headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.base.headers
+    }
+
+    /// When the connection opened, as Node prints it (`Date#toString`, in UTC).
+    pub fn time(&self) -> String {
+        let secs = self.base.issued / 1000;
+        format_http_date(secs)
+    }
+
+    /// The client's IP address (from axum's `ConnectInfo`: serve with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`; empty otherwise).
+    pub fn address(&self) -> &str {
+        &self.base.address
+    }
+
+    /// Whether the request was cross-origin (it carried an `Origin` header).
+    pub fn xdomain(&self) -> bool {
+        self.base.xdomain
+    }
+
+    /// Whether the connection is over TLS (as far as the request tells).
+    pub fn secure(&self) -> bool {
+        self.base.secure
+    }
+
+    /// When the connection opened, in milliseconds since the epoch.
+    pub fn issued(&self) -> u64 {
+        self.base.issued
+    }
+
+    /// The handshake request's path and query.
+    pub fn url(&self) -> &str {
+        &self.base.url
+    }
+
+    /// The handshake request's query parameters.
+    pub fn query(&self) -> &HashMap<String, String> {
+        &self.base.query
+    }
+
+    /// The `auth` object of the CONNECT packet (`{}` when the client sent none).
+    pub fn auth(&self) -> &serde_json::Value {
+        &self.auth
+    }
+
+    /// The handshake request's extensions (what layers in front of this one put there).
+    pub fn extensions(&self) -> &http::Extensions {
+        &self.base.extensions
+    }
+}
+
+impl serde::Serialize for Handshake {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let headers: serde_json::Map<String, serde_json::Value> = self
+            .base
+            .headers
+            .iter()
+            .filter_map(|(k, v)| {
+                v.to_str()
+                    .ok()
+                    .map(|v| (k.as_str().to_owned(), serde_json::Value::from(v)))
+            })
+            .collect();
+        let mut m = s.serialize_map(Some(9))?;
+        m.serialize_entry("headers", &headers)?;
+        m.serialize_entry("time", &self.time())?;
+        m.serialize_entry("address", &self.base.address)?;
+        m.serialize_entry("xdomain", &self.base.xdomain)?;
+        m.serialize_entry("secure", &self.base.secure)?;
+        m.serialize_entry("issued", &self.base.issued)?;
+        m.serialize_entry("url", &self.base.url)?;
+        m.serialize_entry("query", &self.base.query)?;
+        m.serialize_entry("auth", &self.auth)?;
+        m.end()
+    }
+}
+
+/// `Thu Nov 26 2026 10:00:00 GMT+0000 (Coordinated Universal Time)`, Node's `Date#toString` in UTC.
+fn format_http_date(secs: u64) -> String {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = if month <= 2 { y + 1 } else { y };
+    let weekday = ((days + 4) % 7) as usize;
+    const WD: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MO: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{} {} {:02} {} {:02}:{:02}:{:02} GMT+0000 (Coordinated Universal Time)",
+        WD[weekday],
+        MO[(month - 1) as usize],
+        d,
+        year,
+        h,
+        m,
+        s
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formats_dates_like_node() {
+        assert_eq!(
+            super::format_http_date(0),
+            "Thu Jan 01 1970 00:00:00 GMT+0000 (Coordinated Universal Time)"
+        );
+        assert_eq!(
+            super::format_http_date(1_795_000_000),
+            "Wed Nov 18 2026 11:06:40 GMT+0000 (Coordinated Universal Time)"
+        );
+    }
+
+    #[test]
+    fn decodes_query() {
+        assert_eq!(super::decode("a%20b+c%zz"), "a b c%zz");
+    }
+}

@@ -1,0 +1,810 @@
+//! A Socket.IO socket: one client in one namespace. Events in, events out, rooms, acks, and the
+//! end of it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::ack::{AckError, AckSender};
+use crate::adapter::{BroadcastOptions, Room, SocketInfo};
+use crate::broadcast::{BroadcastOperator, IntoRooms};
+use crate::client::Client;
+use crate::engine::{self, EngineSocket, Frame, SendError};
+use crate::extract::HandlerContext;
+use crate::handler::{self, BoxedHandler, Handler, boxed};
+use crate::handshake::Handshake;
+use crate::io::Io;
+use crate::namespace::Namespace;
+use crate::protocol::{Args, Encoded, EncodedFrame, EventName, Packet, PacketData};
+
+/// Why a socket left, with the Node server's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DisconnectReason {
+    /// The connection broke or the client broke a transport rule.
+    TransportError,
+    /// The client closed the connection.
+    TransportClose,
+    /// The server closed the connection.
+    ForcedClose,
+    /// The client stopped answering pings.
+    PingTimeout,
+    /// The client sent something that is not an Engine.IO packet.
+    ParseError,
+    /// The server is shutting down ([`Io::close`]).
+    ServerShuttingDown,
+    /// The server closed the connection because the client broke the Socket.IO protocol (a
+    /// packet before CONNECT, a second CONNECT, no CONNECT in time).
+    ForcedServerClose,
+    /// The client left the namespace.
+    ClientNamespaceDisconnect,
+    /// The server disconnected the socket ([`Socket::disconnect`]).
+    ServerNamespaceDisconnect,
+}
+
+impl DisconnectReason {
+    /// The reason as Node names it (`"transport close"`, `"server namespace disconnect"`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisconnectReason::TransportError => "transport error",
+            DisconnectReason::TransportClose => "transport close",
+            DisconnectReason::ForcedClose => "forced close",
+            DisconnectReason::PingTimeout => "ping timeout",
+            DisconnectReason::ParseError => "parse error",
+            DisconnectReason::ServerShuttingDown => "server shutting down",
+            DisconnectReason::ForcedServerClose => "forced server close",
+            DisconnectReason::ClientNamespaceDisconnect => "client namespace disconnect",
+            DisconnectReason::ServerNamespaceDisconnect => "server namespace disconnect",
+        }
+    }
+}
+
+impl fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<engine::DisconnectReason> for DisconnectReason {
+    fn from(r: engine::DisconnectReason) -> Self {
+        match r {
+            engine::DisconnectReason::TransportError => DisconnectReason::TransportError,
+            engine::DisconnectReason::TransportClose => DisconnectReason::TransportClose,
+            engine::DisconnectReason::ForcedClose => DisconnectReason::ForcedClose,
+            engine::DisconnectReason::PingTimeout => DisconnectReason::PingTimeout,
+            engine::DisconnectReason::ParseError => DisconnectReason::ParseError,
+            engine::DisconnectReason::ServerShuttingDown => DisconnectReason::ServerShuttingDown,
+        }
+    }
+}
+
+/// Why an emit failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EmitError {
+    /// The socket is disconnected.
+    #[error("the socket is disconnected")]
+    Closed,
+    /// The socket's outbox is full: the client does not read fast enough.
+    #[error("the socket's outbox is full")]
+    Full,
+    /// The event name is reserved (`connect`, `disconnect`, …).
+    #[error("\"{0}\" is a reserved event name")]
+    Reserved(String),
+    /// The data does not serialize.
+    #[error("the data does not serialize: {0}")]
+    Serialize(#[source] crate::protocol::ArgsError),
+}
+
+impl From<SendError> for EmitError {
+    fn from(e: SendError) -> Self {
+        match e {
+            SendError::Closed => EmitError::Closed,
+            SendError::Full => EmitError::Full,
+        }
+    }
+}
+
+/// Event names the server may not emit, as in Node.
+const RESERVED: [&str; 6] = [
+    "connect",
+    "connect_error",
+    "disconnect",
+    "disconnecting",
+    "newListener",
+    "removeListener",
+];
+
+pub(crate) fn check_event(event: &str) -> Result<(), EmitError> {
+    if RESERVED.contains(&event) {
+        return Err(EmitError::Reserved(event.to_owned()));
+    }
+    Ok(())
+}
+
+struct Listener {
+    handler: BoxedHandler,
+    once: bool,
+}
+
+/// A packet middleware (Node's `socket.use`): sees every incoming event first; an error stops the
+/// event and goes to the socket's error handlers.
+pub type PacketMiddleware = Arc<dyn Fn(&Socket, &str, &Args) -> Result<(), String> + Send + Sync>;
+type ErrorHandler = Arc<dyn Fn(&Socket, &str) + Send + Sync>;
+
+#[derive(Default)]
+struct Listeners {
+    on: HashMap<String, Arc<[Listener]>>,
+    any: Arc<[BoxedHandler]>,
+    any_outgoing: Arc<[BoxedHandler]>,
+    middlewares: Arc<[PacketMiddleware]>,
+    disconnecting: Vec<BoxedHandler>,
+    disconnect: Vec<BoxedHandler>,
+    error: Vec<ErrorHandler>,
+}
+
+pub(crate) struct SocketInner {
+    id: Arc<str>,
+    ns: Namespace,
+    pub(crate) client: Arc<Client>,
+    handshake: Handshake,
+    listeners: RwLock<Listeners>,
+    has_any_outgoing: AtomicBool,
+    acks: Mutex<HashMap<u64, AckSender>>,
+    data: Mutex<serde_json::Value>,
+    connected: AtomicBool,
+    recovered: bool,
+}
+
+/// One client in one namespace (Node's `Socket`). Cheap to clone; move it into tasks freely.
+#[derive(Clone)]
+pub struct Socket(pub(crate) Arc<SocketInner>);
+
+impl fmt::Debug for Socket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.id())
+            .field("nsp", &self.ns().name())
+            .finish()
+    }
+}
+
+impl PartialEq for Socket {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Socket {
+    pub(crate) fn new(
+        id: Arc<str>,
+        ns: Namespace,
+        client: Arc<Client>,
+        handshake: Handshake,
+    ) -> Socket {
+        Socket(Arc::new(SocketInner {
+            id,
+            ns,
+            client,
+            handshake,
+            listeners: RwLock::new(Listeners::default()),
+            has_any_outgoing: AtomicBool::new(false),
+            acks: Mutex::new(HashMap::new()),
+            data: Mutex::new(serde_json::Value::Null),
+            connected: AtomicBool::new(false),
+            recovered: false,
+        }))
+    }
+
+    /// The socket id: 20 random url-safe characters, distinct from the Engine.IO session id.
+    pub fn id(&self) -> &str {
+        &self.0.id
+    }
+
+    pub(crate) fn id_arc(&self) -> Arc<str> {
+        self.0.id.clone()
+    }
+
+    /// The namespace.
+    pub fn ns(&self) -> &Namespace {
+        &self.0.ns
+    }
+
+    /// The namespace's name (Node's `socket.nsp.name`).
+    pub fn nsp(&self) -> &str {
+        self.0.ns.name()
+    }
+
+    /// The server.
+    pub fn io(&self) -> Io {
+        self.0.ns.io()
+    }
+
+    /// The handshake: headers, address, query, auth, …
+    pub fn handshake(&self) -> &Handshake {
+        &self.0.handshake
+    }
+
+    /// The underlying Engine.IO connection (transport, protocol, upgraded).
+    pub fn conn(&self) -> &EngineSocket {
+        &self.0.client.conn
+    }
+
+    /// Whether the socket is connected.
+    pub fn connected(&self) -> bool {
+        self.0.connected.load(Ordering::Acquire)
+    }
+
+    /// Whether the socket is disconnected.
+    pub fn disconnected(&self) -> bool {
+        !self.connected()
+    }
+
+    /// Whether the socket was restored by connection state recovery.
+    pub fn recovered(&self) -> bool {
+        self.0.recovered
+    }
+
+    /// The socket's `data`, deserialized (`None` when unset or of another shape). It travels
+    /// with `fetch_sockets`, across the cluster too.
+    pub fn data<T: DeserializeOwned>(&self) -> Option<T> {
+        let data = self.0.data.lock().unwrap_or_else(|e| e.into_inner());
+        T::deserialize(&*data).ok()
+    }
+
+    /// Sets the socket's `data`.
+    pub fn set_data<T: Serialize>(&self, data: &T) -> Result<(), serde_json::Error> {
+        let value = serde_json::to_value(data)?;
+        *self.0.data.lock().unwrap_or_else(|e| e.into_inner()) = value;
+        Ok(())
+    }
+
+    pub(crate) fn data_value(&self) -> serde_json::Value {
+        self.0
+            .data
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The rooms the socket is in (its own id included).
+    pub fn rooms(&self) -> Vec<Room> {
+        self.0.ns.rooms_of(self.id())
+    }
+
+    /// Joins rooms.
+    pub fn join(&self, rooms: impl IntoRooms) {
+        self.0.ns.adapter().add_all(self.id(), &rooms.into_rooms());
+    }
+
+    /// Leaves a room.
+    pub fn leave(&self, room: &str) {
+        self.0.ns.adapter().del(self.id(), room);
+    }
+
+    pub(crate) fn info(&self) -> SocketInfo {
+        SocketInfo {
+            id: self.id_arc(),
+            handshake: self.0.handshake.clone(),
+            rooms: self.rooms(),
+            data: self.data_value(),
+        }
+    }
+
+    // ----- emitting -----
+
+    /// Emits an event to this client. `data` follows the argument rule: a tuple is several
+    /// arguments, `()` none, anything else one; binary (`bytes::Bytes`, `serde_bytes`) travels as
+    /// attachments.
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+        self.emit_with(event, data, false)
+    }
+
+    pub(crate) fn emit_with<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        data: &T,
+        volatile: bool,
+    ) -> Result<(), EmitError> {
+        check_event(event)?;
+        let args = Args::from_serialize(data).map_err(EmitError::Serialize)?;
+        self.emit_args_with(event, args, volatile)
+    }
+
+    /// Emits a raw argument list (for example one received from a client, binary included).
+    pub fn emit_args(&self, event: &str, args: Args) -> Result<(), EmitError> {
+        check_event(event)?;
+        self.emit_args_with(event, args, false)
+    }
+
+    pub(crate) fn emit_args_with(
+        &self,
+        event: &str,
+        args: Args,
+        volatile: bool,
+    ) -> Result<(), EmitError> {
+        if !self.connected() {
+            return Err(EmitError::Closed);
+        }
+        self.notify_outgoing(event, &args);
+        let packet = Packet::event(self.0.ns.name_bytes().clone(), event, args);
+        self.send_packet(&packet, volatile)
+    }
+
+    /// Emits `message` (Node's `send`/`write`).
+    pub fn send<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), EmitError> {
+        self.emit("message", data)
+    }
+
+    /// Emits an event and waits for the client's acknowledgement, deserialized into `R` (with the
+    /// same argument rule). Waits at most `timeout` when one is set with [`timeout`](Self::timeout),
+    /// forever otherwise (as Node); fails when the socket disconnects first.
+    pub async fn emit_with_ack<T, R>(&self, event: &str, data: &T) -> Result<R, AckError>
+    where
+        T: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        self.emit_with_ack_timeout(event, data, None, false).await
+    }
+
+    pub(crate) async fn emit_with_ack_timeout<T, R>(
+        &self,
+        event: &str,
+        data: &T,
+        timeout: Option<Duration>,
+        volatile: bool,
+    ) -> Result<R, AckError>
+    where
+        T: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        check_event(event)?;
+        let args = Args::from_serialize(data).map_err(EmitError::Serialize)?;
+        if !self.connected() {
+            return Err(AckError::Emit(EmitError::Closed));
+        }
+        let id = self.0.ns.next_ack_id();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.lock_acks().insert(id, AckSender::Single(tx));
+        self.notify_outgoing(event, &args);
+        let packet = Packet::event(self.0.ns.name_bytes().clone(), event, args).with_id(id);
+        if let Err(e) = self.send_packet(&packet, volatile) {
+            self.lock_acks().remove(&id);
+            return Err(AckError::Emit(e));
+        }
+        let answer = match timeout {
+            Some(d) => match tokio::time::timeout(d, rx).await {
+                Ok(r) => r,
+                Err(_) => {
+                    self.lock_acks().remove(&id);
+                    return Err(AckError::Timeout);
+                }
+            },
+            None => rx.await,
+        };
+        let args = answer.map_err(|_| AckError::Disconnected)?;
+        Ok(args.deserialize()?)
+    }
+
+    /// Emit modifiers for this socket: `timeout`, `volatile`, `compress`.
+    pub fn timeout(&self, timeout: Duration) -> SocketEmitter {
+        SocketEmitter {
+            socket: self.clone(),
+            timeout: Some(timeout),
+            volatile: false,
+        }
+    }
+
+    /// Drops the event if the transport cannot take it right now.
+    pub fn volatile(&self) -> SocketEmitter {
+        SocketEmitter {
+            socket: self.clone(),
+            timeout: None,
+            volatile: true,
+        }
+    }
+
+    /// Sets the compress flag (kept for API parity; see `BroadcastFlags::compress`).
+    pub fn compress(&self, _compress: bool) -> SocketEmitter {
+        SocketEmitter {
+            socket: self.clone(),
+            timeout: None,
+            volatile: false,
+        }
+    }
+
+    fn lock_acks(&self) -> std::sync::MutexGuard<'_, HashMap<u64, AckSender>> {
+        self.0.acks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn register_broadcast_ack(
+        &self,
+        id: u64,
+        tx: tokio::sync::mpsc::UnboundedSender<Args>,
+    ) {
+        self.lock_acks().insert(id, AckSender::Broadcast(tx));
+    }
+
+    pub(crate) fn send_packet(&self, packet: &Packet, volatile: bool) -> Result<(), EmitError> {
+        let encoded = self.0.ns.parser().encode(packet);
+        self.send_encoded(&encoded, volatile)
+    }
+
+    /// Queues an encoded packet (its attachments with it). A volatile packet is dropped, without
+    /// error, when the transport cannot take it right now.
+    pub(crate) fn send_encoded(&self, encoded: &Encoded, volatile: bool) -> Result<(), EmitError> {
+        let conn = &self.0.client.conn;
+        if volatile && !conn.is_writable() {
+            return Ok(());
+        }
+        let first = match &encoded.first {
+            EncodedFrame::Text(t) => Frame::Text(t.clone()),
+            EncodedFrame::Binary(b) => Frame::Binary(b.clone()),
+        };
+        let n = 1 + encoded.attachments.len();
+        let frames =
+            std::iter::once(first).chain(encoded.attachments.iter().cloned().map(Frame::Binary));
+        match conn.send_frames(frames, n) {
+            Ok(()) => Ok(()),
+            Err(SendError::Full) if volatile => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn notify_outgoing(&self, event: &str, args: &Args) {
+        if !self.0.has_any_outgoing.load(Ordering::Acquire) {
+            return;
+        }
+        let handlers = self.read_listeners().any_outgoing.clone();
+        for h in handlers.iter() {
+            let mut ctx = HandlerContext::new(self.clone(), args.clone());
+            ctx.event = Some(EventName::from(event));
+            handler::invoke(&**h, &mut ctx);
+        }
+    }
+
+    // ----- broadcasting from this socket -----
+
+    fn operator(&self) -> BroadcastOperator {
+        BroadcastOperator::new(
+            self.0.ns.clone(),
+            BroadcastOptions {
+                except: vec![self.id_arc()],
+                ..Default::default()
+            },
+        )
+    }
+
+    /// Targets the sockets in `rooms`, this one excluded (Node's `socket.to`).
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.operator().to(rooms)
+    }
+
+    /// Same as [`to`](Self::to) (Node's `socket.in`).
+    pub fn in_(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.to(rooms)
+    }
+
+    /// Every socket of the namespace except this one and those in `rooms`.
+    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.operator().except(rooms)
+    }
+
+    /// Every socket of the namespace except this one (Node's `socket.broadcast`).
+    pub fn broadcast(&self) -> BroadcastOperator {
+        self.operator()
+    }
+
+    /// Broadcasts from this socket on this node only (Node's `socket.local`).
+    pub fn local(&self) -> BroadcastOperator {
+        self.operator().local()
+    }
+
+    // ----- listeners -----
+
+    fn read_listeners(&self) -> std::sync::RwLockReadGuard<'_, Listeners> {
+        self.0.listeners.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_listeners(&self) -> std::sync::RwLockWriteGuard<'_, Listeners> {
+        self.0.listeners.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn add_listener(&self, event: &str, handler: BoxedHandler, once: bool) {
+        let mut l = self.write_listeners();
+        let entry =
+            l.on.entry(event.to_owned())
+                .or_insert_with(|| Arc::from([]));
+        let mut list: Vec<Listener> = entry
+            .iter()
+            .map(|x| Listener {
+                handler: x.handler.clone(),
+                once: x.once,
+            })
+            .collect();
+        list.push(Listener { handler, once });
+        *entry = list.into();
+    }
+
+    /// Handles an event. Handlers of one socket run in arrival order (see [`Handler`]).
+    pub fn on<H: Handler<T>, T: 'static>(&self, event: &str, handler: H) {
+        self.add_listener(event, boxed(handler), false);
+    }
+
+    /// Handles the next occurrence of an event only.
+    pub fn once<H: Handler<T>, T: 'static>(&self, event: &str, handler: H) {
+        self.add_listener(event, boxed(handler), true);
+    }
+
+    /// Removes every handler of an event.
+    pub fn off(&self, event: &str) {
+        self.write_listeners().on.remove(event);
+    }
+
+    /// Handles every incoming event (the `Event` and `Args` extractors give its name and
+    /// arguments), before the event's own handlers.
+    pub fn on_any<H: Handler<T>, T: 'static>(&self, handler: H) {
+        let mut l = self.write_listeners();
+        let mut v: Vec<BoxedHandler> = l.any.to_vec();
+        v.push(boxed(handler));
+        l.any = v.into();
+    }
+
+    /// Like [`on_any`](Self::on_any), but runs before the other catch-all handlers.
+    pub fn prepend_any<H: Handler<T>, T: 'static>(&self, handler: H) {
+        let mut l = self.write_listeners();
+        let mut v: Vec<BoxedHandler> = vec![boxed(handler)];
+        v.extend(l.any.iter().cloned());
+        l.any = v.into();
+    }
+
+    /// Removes every catch-all handler.
+    pub fn off_any(&self) {
+        self.write_listeners().any = Arc::from([]);
+    }
+
+    /// How many catch-all handlers are registered.
+    pub fn listeners_any(&self) -> usize {
+        self.read_listeners().any.len()
+    }
+
+    /// Handles every outgoing event of this socket.
+    pub fn on_any_outgoing<H: Handler<T>, T: 'static>(&self, handler: H) {
+        let mut l = self.write_listeners();
+        let mut v: Vec<BoxedHandler> = l.any_outgoing.to_vec();
+        v.push(boxed(handler));
+        l.any_outgoing = v.into();
+        self.0.has_any_outgoing.store(true, Ordering::Release);
+    }
+
+    /// Like [`on_any_outgoing`](Self::on_any_outgoing), first in line.
+    pub fn prepend_any_outgoing<H: Handler<T>, T: 'static>(&self, handler: H) {
+        let mut l = self.write_listeners();
+        let mut v: Vec<BoxedHandler> = vec![boxed(handler)];
+        v.extend(l.any_outgoing.iter().cloned());
+        l.any_outgoing = v.into();
+        self.0.has_any_outgoing.store(true, Ordering::Release);
+    }
+
+    /// Removes every outgoing catch-all handler.
+    pub fn off_any_outgoing(&self) {
+        self.write_listeners().any_outgoing = Arc::from([]);
+        self.0.has_any_outgoing.store(false, Ordering::Release);
+    }
+
+    /// How many outgoing catch-all handlers are registered.
+    pub fn listeners_any_outgoing(&self) -> usize {
+        self.read_listeners().any_outgoing.len()
+    }
+
+    /// Adds a packet middleware (Node's `socket.use`).
+    pub fn use_middleware<F>(&self, f: F)
+    where
+        F: Fn(&Socket, &str, &Args) -> Result<(), String> + Send + Sync + 'static,
+    {
+        let mut l = self.write_listeners();
+        let mut v: Vec<PacketMiddleware> = l.middlewares.to_vec();
+        v.push(Arc::new(f));
+        l.middlewares = v.into();
+    }
+
+    /// Runs when the socket is about to leave; its rooms are still there.
+    pub fn on_disconnecting<H: Handler<T>, T: 'static>(&self, handler: H) {
+        self.write_listeners().disconnecting.push(boxed(handler));
+    }
+
+    /// Runs when the socket has left (the `DisconnectReason` extractor gives why).
+    pub fn on_disconnect<H: Handler<T>, T: 'static>(&self, handler: H) {
+        self.write_listeners().disconnect.push(boxed(handler));
+    }
+
+    /// Runs when a packet middleware refuses an event (Node's `error` event).
+    pub fn on_error<F>(&self, f: F)
+    where
+        F: Fn(&Socket, &str) + Send + Sync + 'static,
+    {
+        self.write_listeners().error.push(Arc::new(f));
+    }
+
+    // ----- incoming -----
+
+    pub(crate) fn on_packet(&self, packet: Packet) {
+        match packet.data {
+            PacketData::Event { name, args } => self.on_event(name, args, packet.id),
+            PacketData::Ack(args) => self.on_ack(packet.id, args),
+            PacketData::Disconnect => {
+                self.close(DisconnectReason::ClientNamespaceDisconnect);
+            }
+            PacketData::Connect(_) | PacketData::ConnectError(_) => {}
+        }
+    }
+
+    fn on_event(&self, name: EventName, args: Args, ack_id: Option<u64>) {
+        let (middlewares, any, handlers) = {
+            let l = self.read_listeners();
+            (
+                l.middlewares.clone(),
+                l.any.clone(),
+                l.on.get(name.as_str()).cloned(),
+            )
+        };
+        for mw in middlewares.iter() {
+            if let Err(message) = mw(self, name.as_str(), &args) {
+                let errors = self.read_listeners().error.clone();
+                for e in errors {
+                    e(self, &message);
+                }
+                return;
+            }
+        }
+        let mut ctx = HandlerContext::new(self.clone(), args);
+        ctx.event = Some(name);
+        ctx.ack_id = ack_id;
+        for h in any.iter() {
+            handler::invoke(&**h, &mut ctx);
+        }
+        let Some(handlers) = handlers else {
+            return;
+        };
+        let mut had_once = false;
+        for l in handlers.iter() {
+            had_once |= l.once;
+            handler::invoke(&*l.handler, &mut ctx);
+        }
+        if had_once {
+            let mut l = self.write_listeners();
+            if let Some(event) = ctx.event.as_ref() {
+                if let Some(list) = l.on.get_mut(event.as_str()) {
+                    let kept: Vec<Listener> = list
+                        .iter()
+                        .filter(|x| !x.once)
+                        .map(|x| Listener {
+                            handler: x.handler.clone(),
+                            once: false,
+                        })
+                        .collect();
+                    *list = kept.into();
+                }
+            }
+        }
+    }
+
+    fn on_ack(&self, id: Option<u64>, args: Args) {
+        let Some(id) = id else {
+            return;
+        };
+        let sender = self.lock_acks().remove(&id);
+        match sender {
+            Some(s) => s.send(args),
+            None => tracing::debug!(socket = %self.id(), id, "ack for an unknown id"),
+        }
+    }
+
+    pub(crate) fn run_connection_handlers(&self, handlers: &[BoxedHandler], auth: Args) {
+        let mut ctx = HandlerContext::new(self.clone(), auth);
+        for h in handlers {
+            handler::invoke(&**h, &mut ctx);
+        }
+    }
+
+    pub(crate) fn set_connected(&self) {
+        self.0.connected.store(true, Ordering::Release);
+    }
+
+    // ----- leaving -----
+
+    /// Disconnects the socket: the client gets a DISCONNECT for this namespace ("server
+    /// namespace disconnect"). With `close`, the whole connection closes, every namespace of it.
+    pub fn disconnect(&self, close: bool) {
+        if close {
+            self.0.client.disconnect_all();
+            return;
+        }
+        if !self.connected() {
+            return;
+        }
+        let packet = Packet::disconnect(self.0.ns.name_bytes().clone());
+        let _ = self.send_packet(&packet, false);
+        self.close(DisconnectReason::ServerNamespaceDisconnect);
+    }
+
+    /// Closes the whole connection of this socket with an engine reason.
+    pub(crate) fn close_connection(&self, reason: DisconnectReason) {
+        self.0.client.close(reason);
+    }
+
+    /// Ends the socket: `disconnecting` handlers (rooms still there), leave every room, forget
+    /// pending acks, `disconnect` handlers.
+    pub(crate) fn close(&self, reason: DisconnectReason) {
+        if !self.0.connected.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        tracing::debug!(socket = %self.id(), nsp = self.nsp(), %reason, "socket disconnected");
+        let (disconnecting, disconnect) = {
+            let l = self.read_listeners();
+            (l.disconnecting.clone(), l.disconnect.clone())
+        };
+        let run = |handlers: &[BoxedHandler]| {
+            let mut ctx = HandlerContext::new(self.clone(), Args::default());
+            ctx.reason = Some(reason);
+            for h in handlers {
+                handler::invoke(&**h, &mut ctx);
+            }
+        };
+        run(&disconnecting);
+        self.0.ns.adapter().del_all(self.id());
+        self.0.ns.remove_socket(self.id());
+        self.0.client.remove_socket(self.nsp());
+        self.lock_acks().clear();
+        run(&disconnect);
+        // Handlers registered on the socket may hold clones of it; drop them to break cycles.
+        *self.write_listeners() = Listeners::default();
+    }
+}
+
+/// Emit modifiers on one socket (from [`Socket::timeout`], [`Socket::volatile`]).
+#[derive(Debug, Clone)]
+pub struct SocketEmitter {
+    socket: Socket,
+    timeout: Option<Duration>,
+    volatile: bool,
+}
+
+impl SocketEmitter {
+    /// Sets how long `emit_with_ack` waits.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Drops the event if the transport cannot take it right now.
+    pub fn volatile(mut self) -> Self {
+        self.volatile = true;
+        self
+    }
+
+    /// Sets the compress flag (kept for API parity).
+    pub fn compress(self, _compress: bool) -> Self {
+        self
+    }
+
+    /// Emits the event.
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
+        self.socket.emit_with(event, data, self.volatile)
+    }
+
+    /// Emits the event and waits for the acknowledgement (error "operation has timed out" after
+    /// the timeout).
+    pub async fn emit_with_ack<T, R>(&self, event: &str, data: &T) -> Result<R, AckError>
+    where
+        T: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        self.socket
+            .emit_with_ack_timeout(event, data, self.timeout, self.volatile)
+            .await
+    }
+}

@@ -1,0 +1,7 @@
+//! The integration tests: one binary, real servers on real ports, real clients.
+//!
+//! Run with `./scripts/test` (installs the npm clients first) or `cargo test --test it`.
+
+mod common;
+mod engine_client;
+mod engine_raw;
