@@ -186,7 +186,13 @@ impl Client {
     }
 
     /// Ends every socket with `reason`, then the connection.
-    pub(crate) fn close(&self, reason: DisconnectReason) {
+    pub(crate) fn close(&self, mut reason: DisconnectReason) {
+        // Node closes the engine connection first: when that close is immediate (websocket, or
+        // a GET waiting to carry it) the sockets see the engine's "forced close"; only a polling
+        // close that must wait for the next GET leaves them with "forced server close".
+        if reason == DisconnectReason::ForcedServerClose && self.conn.closes_at_once() {
+            reason = DisconnectReason::ForcedClose;
+        }
         for socket in self.take_sockets() {
             socket.close(reason);
         }

@@ -47,9 +47,31 @@ impl Base {
                 .headers
                 .get("x-forwarded-proto")
                 .is_some_and(|v| v.as_bytes() == b"https");
+        // Header values parsed by hyper are slices of its read buffer: cloning them would keep
+        // that whole buffer (8-16 KiB) alive for the life of the connection. Copy them.
+        // One allocation holds every value.
+        let total: usize = parts.headers.values().map(|v| v.len()).sum();
+        let mut buf = bytes::BytesMut::with_capacity(total);
+        for value in parts.headers.values() {
+            buf.extend_from_slice(value.as_bytes());
+        }
+        let buf = buf.freeze();
+        let mut headers = HeaderMap::with_capacity(parts.headers.len());
+        let mut at = 0;
+        for (name, value) in &parts.headers {
+            let end = at + value.len();
+            if let Ok(v) = http::HeaderValue::from_maybe_shared(buf.slice(at..end)) {
+                headers.append(name.clone(), v);
+            }
+            at = end;
+        }
+        // The same holds for axum's `OriginalUri`, a copy of the request URI: drop it, the handshake
+        // keeps `url` as a string.
+        let mut extensions = parts.extensions.clone();
+        extensions.remove::<axum::extract::OriginalUri>();
         Arc::new(Base {
             xdomain: parts.headers.contains_key(header::ORIGIN),
-            headers: parts.headers.clone(),
+            headers,
             address,
             secure,
             issued,
@@ -59,7 +81,7 @@ impl Base {
                 .map(|p| p.as_str().to_owned())
                 .unwrap_or_default(),
             query,
-            extensions: parts.extensions.clone(),
+            extensions,
         })
     }
 }

@@ -253,7 +253,14 @@ impl Io {
             let ns = Namespace::new(
                 &self.0,
                 name,
-                parent.0.hooks.clone(),
+                Arc::new(RwLock::new(
+                    parent
+                        .0
+                        .hooks
+                        .read()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .clone(),
+                )),
                 Some(Arc::downgrade(&parent.0)),
             );
             map.insert(name.to_owned(), ns.clone());

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,9 +12,7 @@ use tower_layer::Layer;
 
 use crate::adapter::{AdapterFactory, MemoryAdapterFactory};
 use crate::client::SocketIoHandler;
-use crate::engine::{
-    DynEngine, Engine, EngineIoBuilder, EngineIoService, Message, Route, Transport,
-};
+use crate::engine::{Engine, EngineIoBuilder, EngineIoService, Message, Route, Transport};
 use crate::io::{Io, IoConfig};
 use crate::protocol::{DefaultParser, Parser};
 
@@ -111,6 +110,8 @@ pub struct SocketIoBuilder {
     parser: Arc<dyn Parser>,
     adapter: Arc<dyn AdapterFactory>,
     state: http::Extensions,
+    serve_client: bool,
+    client_dir: Option<PathBuf>,
 }
 
 impl fmt::Debug for SocketIoBuilder {
@@ -140,6 +141,8 @@ impl SocketIoBuilder {
             parser: Arc::new(DefaultParser::new()),
             adapter: Arc::new(MemoryAdapterFactory),
             state: http::Extensions::new(),
+            serve_client: true,
+            client_dir: None,
         }
     }
 
@@ -253,7 +256,7 @@ impl SocketIoBuilder {
         self
     }
 
-    /// The websocket read buffer per connection (default 4096 bytes).
+    /// The websocket read buffer per connection (default 2048 bytes).
     pub fn ws_read_buffer_size(mut self, bytes: usize) -> Self {
         self.engine = self.engine.ws_read_buffer_size(bytes);
         self
@@ -266,8 +269,35 @@ impl SocketIoBuilder {
         self
     }
 
+    /// Serve the `socket.io-client` browser bundle at `<path>/socket.io.js`, `.min.js`,
+    /// `.esm.min.js`, `.msgpack.min.js` and their `.map` files, with an `ETag` and
+    /// `304 Not Modified` (default `true`, as in Node). The files are read once, when the layer is
+    /// built, from [`client_dir`](Self::client_dir) or else from the first
+    /// `node_modules/socket.io-client/dist/` found walking up from the current directory; with
+    /// none, the option is off and one log line says so.
+    pub fn serve_client(mut self, enabled: bool) -> Self {
+        self.serve_client = enabled;
+        self
+    }
+
+    /// Where [`serve_client`](Self::serve_client) finds the bundle: the `dist` directory of a
+    /// `socket.io-client` installation, the package directory
+    /// (`…/node_modules/socket.io-client`), or a project directory holding it in `node_modules`.
+    /// Default: none, so the bundle is looked for above the current directory.
+    ///
+    /// ```
+    /// let layer = axum_socketio::SocketIoLayer::builder()
+    ///     .client_dir("frontend/node_modules/socket.io-client")
+    ///     .build();
+    /// ```
+    pub fn client_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.client_dir = Some(dir.into());
+        self
+    }
+
     /// Builds the layer.
     pub fn build(self) -> SocketIoLayer {
+        let path = self.path.clone();
         let io = Io::new(IoConfig {
             path: self.path,
             connect_timeout: self.connect_timeout,
@@ -280,7 +310,8 @@ impl SocketIoBuilder {
             self.engine.config().clone(),
             SocketIoHandler { io: io.clone() },
         );
-        let dyn_engine: Arc<dyn DynEngine> = engine;
+        let dyn_engine =
+            crate::serve_client::wrap(engine, &path, self.serve_client, self.client_dir.as_deref());
         let extend_io = io.clone();
         let route = Route::new(
             dyn_engine.clone(),

@@ -47,6 +47,7 @@ mod handshake;
 mod io;
 mod layer;
 mod namespace;
+mod serve_client;
 mod socket;
 
 pub use ack::{Ack, AckError, AckSendError};

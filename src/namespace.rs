@@ -58,9 +58,10 @@ where
     Arc::new(move |s| Box::pin(f(s)))
 }
 
-/// What a namespace runs when a socket connects: middlewares, then handlers. Children of a
-/// parent namespace share the parent's.
-#[derive(Default)]
+/// What a namespace runs when a socket connects: middlewares, then handlers. A child of a
+/// parent namespace starts with a copy of the parent's, as in Node: what is added to the parent
+/// later reaches only children created later, and what is added to a child stays its own.
+#[derive(Default, Clone)]
 pub(crate) struct Hooks {
     pub(crate) middlewares: Vec<Middleware>,
     pub(crate) on_connection: Vec<BoxedHandler>,

@@ -156,6 +156,7 @@ pub(crate) struct SocketInner {
     acks: Mutex<HashMap<u64, AckSender>>,
     data: Mutex<serde_json::Value>,
     connected: AtomicBool,
+    closing: AtomicBool,
     recovered: bool,
 }
 
@@ -195,6 +196,7 @@ impl Socket {
             acks: Mutex::new(HashMap::new()),
             data: Mutex::new(serde_json::Value::Null),
             connected: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
             recovered: false,
         }))
     }
@@ -451,6 +453,17 @@ impl Socket {
             Ok(()) => Ok(()),
             Err(SendError::Full) if volatile => Ok(()),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Runs the outgoing catch-all handlers for a broadcast packet, as Node's adapter does for
+    /// every recipient.
+    pub(crate) fn notify_outgoing_packet(&self, packet: &Packet) {
+        if !self.0.has_any_outgoing.load(Ordering::Acquire) {
+            return;
+        }
+        if let PacketData::Event { name, args } = &packet.data {
+            self.notify_outgoing(name.as_str(), args);
         }
     }
 
@@ -739,7 +752,7 @@ impl Socket {
     /// Ends the socket: `disconnecting` handlers (rooms still there), leave every room, forget
     /// pending acks, `disconnect` handlers.
     pub(crate) fn close(&self, reason: DisconnectReason) {
-        if !self.0.connected.swap(false, Ordering::AcqRel) {
+        if !self.connected() || self.0.closing.swap(true, Ordering::AcqRel) {
             return;
         }
         tracing::debug!(socket = %self.id(), nsp = self.nsp(), %reason, "socket disconnected");
@@ -759,6 +772,7 @@ impl Socket {
         self.0.ns.remove_socket(self.id());
         self.0.client.remove_socket(self.nsp());
         self.lock_acks().clear();
+        self.0.connected.store(false, Ordering::Release);
         run(&disconnect);
         // Handlers registered on the socket may hold clones of it; drop them to break cycles.
         *self.write_listeners() = Listeners::default();

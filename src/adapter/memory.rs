@@ -61,8 +61,12 @@ impl MemoryAdapter {
         let index = self.read();
         let mut except: HashSet<&str> = HashSet::new();
         for room in &opts.except {
-            if let Some(members) = index.rooms.get(room) {
-                except.extend(members.iter().map(|s| &**s));
+            match index.rooms.get(room) {
+                Some(members) => except.extend(members.iter().map(|s| &**s)),
+                // A room that is not in the index may be a socket's own room.
+                None => {
+                    except.insert(room);
+                }
             }
         }
         let sockets = ns.sockets_map();
@@ -77,6 +81,11 @@ impl MemoryAdapter {
         let mut seen: HashSet<&str> = HashSet::new();
         for room in &opts.rooms {
             let Some(members) = index.rooms.get(room) else {
+                if let Some((sid, socket)) = sockets.get_key_value(&**room) {
+                    if !except.contains(&**sid) && (opts.rooms.len() == 1 || seen.insert(sid)) {
+                        f(socket);
+                    }
+                }
                 continue;
             };
             for sid in members {
@@ -105,6 +114,7 @@ impl MemoryAdapter {
         let mut slow = Vec::new();
         self.for_each_target(opts, |socket| {
             before(socket);
+            socket.notify_outgoing_packet(packet);
             if socket.send_encoded(&encoded, opts.flags.volatile).is_err() {
                 slow.push(socket.clone());
             }
@@ -123,9 +133,22 @@ impl Adapter for MemoryAdapter {
             let mut index = self.write();
             let sid: Arc<str> = match index.sids.get_key_value(sid) {
                 Some((k, _)) => k.clone(),
-                None => sid.into(),
+                None => match rooms.iter().find(|r| ***r == *sid) {
+                    Some(own) => own.clone(),
+                    None => sid.into(),
+                },
             };
             for room in rooms {
+                if **room == *sid {
+                    // Every socket is in the room named by its id; it is implied, not stored,
+                    // which saves two map entries per socket. The events still fire, as in Node.
+                    events.push(RoomEvent::CreateRoom(room.clone()));
+                    events.push(RoomEvent::JoinRoom {
+                        room: room.clone(),
+                        sid: sid.clone(),
+                    });
+                    continue;
+                }
                 let joined = index
                     .sids
                     .entry(sid.clone())
@@ -168,22 +191,34 @@ impl Adapter for MemoryAdapter {
         let mut events = Vec::new();
         {
             let mut index = self.write();
-            let Some(rooms) = index.sids.remove(sid) else {
-                return;
-            };
-            for room in rooms {
-                leave(&mut index, sid, room, &mut events);
+            if let Some(rooms) = index.sids.remove(sid) {
+                for room in rooms {
+                    leave(&mut index, sid, room, &mut events);
+                }
             }
         }
+        let own: Room = sid.into();
+        events.push(RoomEvent::LeaveRoom {
+            room: own.clone(),
+            sid: own.clone(),
+        });
+        events.push(RoomEvent::DeleteRoom(own));
         self.emit_room_events(events);
     }
 
     fn socket_rooms(&self, sid: &str) -> Vec<Room> {
-        self.read()
-            .sids
-            .get(sid)
-            .map(|r| r.iter().cloned().collect())
-            .unwrap_or_default()
+        let mut rooms: Vec<Room> = Vec::new();
+        if let Some((own, _)) = self.ctx.namespace().and_then(|ns| {
+            ns.sockets_map()
+                .get_key_value(sid)
+                .map(|(k, v)| (k.clone(), v.clone()))
+        }) {
+            rooms.push(own);
+        }
+        if let Some(r) = self.read().sids.get(sid) {
+            rooms.extend(r.iter().cloned());
+        }
+        rooms
     }
 
     fn sockets(&self, opts: &BroadcastOptions) -> Vec<Socket> {
@@ -191,7 +226,11 @@ impl Adapter for MemoryAdapter {
     }
 
     fn local_rooms(&self) -> Vec<Room> {
-        self.read().rooms.keys().cloned().collect()
+        let mut rooms: Vec<Room> = self.read().rooms.keys().cloned().collect();
+        if let Some(ns) = self.ctx.namespace() {
+            rooms.extend(ns.sockets_map().keys().cloned());
+        }
+        rooms
     }
 
     fn broadcast(&self, packet: Packet, opts: &BroadcastOptions) {
@@ -250,7 +289,7 @@ impl Adapter for MemoryAdapter {
     }
 
     fn all_rooms(&self) -> BoxFuture<Result<HashSet<Room>, AdapterError>> {
-        let rooms: HashSet<Room> = self.read().rooms.keys().cloned().collect();
+        let rooms: HashSet<Room> = self.local_rooms().into_iter().collect();
         Box::pin(async move { Ok(rooms) })
     }
 

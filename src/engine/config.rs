@@ -117,7 +117,7 @@ impl Default for EngineConfig {
             initial_packet: None,
             cookie: None,
             generate_id: None,
-            ws_read_buffer_size: 4096,
+            ws_read_buffer_size: 2048,
             max_buffered_packets: 1024,
         }
     }
@@ -259,7 +259,7 @@ impl EngineIoBuilder {
         self
     }
 
-    /// The websocket read buffer of each connection, in bytes (default 4096). Larger buffers read
+    /// The websocket read buffer of each connection, in bytes (default 2048). Larger buffers read
     /// big messages in fewer calls; every idle connection holds one.
     pub fn ws_read_buffer_size(mut self, bytes: usize) -> Self {
         self.config.ws_read_buffer_size = bytes.max(256);

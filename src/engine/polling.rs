@@ -183,13 +183,16 @@ async fn read_body<H: EngineHandler>(
 /// close with "ping timeout" when no pong follows within `ping_timeout`. Paused while the
 /// session upgrades; once on websocket, the websocket task takes over and this one ends.
 pub(crate) fn spawn_heartbeat<H: EngineHandler>(engine: Arc<Engine<H>>, session: Arc<Session<H>>) {
+    let start = tokio::time::Instant::now();
     tokio::spawn(async move {
         let shared = &session.socket.shared;
         let interval = engine.config.ping_interval;
         let timeout = engine.config.ping_timeout;
+        // Deadlines count from when things were due, not from when this task got to run, so
+        // the session ends within `ping_interval + ping_timeout` as Node's timers do.
+        let mut ping_at = start + interval;
         loop {
-            let deadline = tokio::time::Instant::now() + interval;
-            if !wait_until(&session, deadline, || false).await {
+            if !wait_until(&session, ping_at, || false).await {
                 return;
             }
             {
@@ -198,6 +201,7 @@ pub(crate) fn spawn_heartbeat<H: EngineHandler>(engine: Arc<Engine<H>>, session:
                     return;
                 }
                 if st.upgrading {
+                    ping_at = tokio::time::Instant::now() + interval;
                     continue;
                 }
             }
@@ -205,7 +209,7 @@ pub(crate) fn spawn_heartbeat<H: EngineHandler>(engine: Arc<Engine<H>>, session:
             if session.socket.send_frame(Frame::PING).is_err() {
                 return;
             }
-            let deadline = tokio::time::Instant::now() + timeout;
+            let deadline = ping_at + timeout;
             let answered = || !shared.awaiting_pong.load(Ordering::Acquire);
             if !wait_until(&session, deadline, answered).await {
                 return;
@@ -220,6 +224,7 @@ pub(crate) fn spawn_heartbeat<H: EngineHandler>(engine: Arc<Engine<H>>, session:
                     return;
                 }
             }
+            ping_at = tokio::time::Instant::now() + interval;
         }
     });
 }

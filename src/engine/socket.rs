@@ -143,6 +143,12 @@ impl EngineSocket {
             && (st.transport == Transport::Websocket || st.get_pending)
     }
 
+    /// Whether a close now reaches the client at once: websocket, or a polling GET waiting.
+    pub(crate) fn closes_at_once(&self) -> bool {
+        let st = self.shared.lock();
+        st.transport == Transport::Websocket || st.get_pending
+    }
+
     /// Queues a message for the client.
     pub fn send(&self, msg: Message) -> Result<(), SendError> {
         self.send_frames(std::iter::once(message_frame(msg)), 1)

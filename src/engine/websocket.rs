@@ -2,7 +2,7 @@
 //! one task per connection that reads frames, writes the outbox and runs the heartbeat.
 
 use std::collections::VecDeque;
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::Poll;
@@ -108,25 +108,19 @@ pub(crate) fn open<H: EngineHandler>(engine: Arc<Engine<H>>, mut parts: Parts) -
         Err(e) => return e.into_ws_response(),
     };
     tokio::spawn(async move {
-        let Some(mut ws) = upgraded(&engine, on_upgrade).await else {
+        let Some(ws) = upgraded(&engine, on_upgrade).await else {
             return;
         };
         let session = engine.create_session(&parts, Transport::Websocket);
         drop(parts);
-        let open = engine.open_packet(session.socket.id(), Transport::Websocket);
-        let mut first = vec![open];
+        let mut first = VecDeque::with_capacity(2);
+        first.push_back(engine.open_packet(session.socket.id(), Transport::Websocket));
         if let Some(msg) = &engine.config.initial_packet {
-            first.push(packet::message_frame(msg.clone()));
+            first.push_back(packet::message_frame(msg.clone()));
         }
-        let mut sent = Ok(());
-        for frame in first {
-            sent = sent.and(ws.feed(to_ws(frame)).await);
-        }
-        if sent.and(ws.flush().await).is_err() {
-            engine.close_session(session.socket.id(), DisconnectReason::TransportError);
-            return;
-        }
-        run(&engine, &session, ws).await;
+        // The connection lives in a task of its own, sized for the connection loop alone, not
+        // for the handshake that led to it: an idle connection costs what `run` holds.
+        tokio::spawn(run(engine, session, ws, first));
     });
     res
 }
@@ -194,7 +188,7 @@ pub(crate) fn upgrade<H: EngineHandler>(
         shared.waker.wake();
         shared.signal.notify_one();
         tracing::debug!(sid = shared.id(), "engine.io session upgraded to websocket");
-        run(&engine, &session, ws).await;
+        tokio::spawn(run(engine.clone(), session.clone(), ws, VecDeque::new()));
     });
     res
 }
@@ -257,17 +251,30 @@ fn reason_of(e: &WsError) -> DisconnectReason {
 
 /// The connection's one task: reads frames and hands them to the engine, writes whatever the
 /// outbox holds, pings every `ping_interval` and closes when a pong is late.
-async fn run<H: EngineHandler>(engine: &Engine<H>, session: &Session<H>, mut ws: Ws) {
-    let shared = &session.socket.shared;
-    let id = shared.id();
-    let interval = engine.config.ping_interval;
-    let timeout = engine.config.ping_timeout;
-    let heartbeat = tokio::time::sleep(interval);
-    tokio::pin!(heartbeat);
-    let mut awaiting_pong = false;
-    let mut out: VecDeque<Frame> = VecDeque::new();
+///
+/// A plain function around an `async move` block: the block uses what it captured in place,
+/// where an `async fn` would keep a second copy of each argument in its state.
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn doubles the size of the task"
+)]
+fn run<H: EngineHandler>(
+    engine: Arc<Engine<H>>,
+    session: Arc<Session<H>>,
+    mut ws: Ws,
+    mut out: VecDeque<Frame>,
+) -> impl Future<Output = ()> + Send {
+    async move {
+        let (engine, session) = (&*engine, &*session);
+        let shared = &session.socket.shared;
+        let id = shared.id();
+        let interval = engine.config.ping_interval;
+        let timeout = engine.config.ping_timeout;
+        let heartbeat = tokio::time::sleep(interval);
+        tokio::pin!(heartbeat);
+        let mut awaiting_pong = false;
 
-    let end = poll_fn(|cx| {
+        let end = poll_fn(|cx| {
         // Read what the client sent.
         let mut budget = READ_BUDGET;
         loop {
@@ -332,9 +339,8 @@ async fn run<H: EngineHandler>(engine: &Engine<H>, session: &Session<H>, mut ws:
             awaiting_pong = true;
             shared.awaiting_pong.store(true, Ordering::Release);
             out.push_back(Frame::PING);
-            heartbeat
-                .as_mut()
-                .reset(tokio::time::Instant::now() + timeout);
+            let pinged_at = heartbeat.deadline();
+            heartbeat.as_mut().reset(pinged_at + timeout);
             let _ = heartbeat.as_mut().poll(cx);
         }
 
@@ -373,16 +379,27 @@ async fn run<H: EngineHandler>(engine: &Engine<H>, session: &Session<H>, mut ws:
     })
     .await;
 
-    if let End::Closed(reason) = end {
-        // Whatever was queued before the close still leaves, then the websocket closes.
-        let flush = async {
-            out.extend(shared.lock().queue.drain(..));
-            for frame in out.drain(..) {
-                ws.feed(to_ws(frame)).await?;
-            }
-            ws.close(None).await
-        };
-        let _ = tokio::time::timeout(CLOSE_GRACE, flush).await;
-        tracing::trace!(sid = id, %reason, "websocket closed");
+        if let End::Closed(reason) = end {
+            // Boxed so that the connection's task is not sized for this last step.
+            Box::pin(say_goodbye(ws, out, session.socket.shared.clone(), reason)).await;
+        }
     }
+}
+
+/// Sends whatever was queued before a server-side close, then closes the websocket.
+async fn say_goodbye(
+    mut ws: Ws,
+    mut out: VecDeque<Frame>,
+    shared: Arc<super::socket::Shared>,
+    reason: DisconnectReason,
+) {
+    let flush = async {
+        out.extend(shared.lock().queue.drain(..));
+        for frame in out.drain(..) {
+            ws.feed(to_ws(frame)).await?;
+        }
+        ws.close(None).await
+    };
+    let _ = tokio::time::timeout(CLOSE_GRACE, flush).await;
+    tracing::trace!(sid = shared.id(), %reason, "websocket closed");
 }

@@ -2,6 +2,8 @@
 //!
 //! Run with `./scripts/test` (installs the npm clients first) or `cargo test --test it`.
 
+mod chat;
 mod common;
 mod engine_client;
 mod engine_raw;
+mod socketio;
