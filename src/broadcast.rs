@@ -232,6 +232,7 @@ impl BroadcastOperator {
                 Some(Err(Some(more))) => expected += more,
                 Some(Err(None)) => counts_open = false,
                 None => {
+                    self.ns.io().counters().ack_timed_out();
                     return Err(PartialAcks {
                         error: AckError::Timeout,
                         responses,

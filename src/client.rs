@@ -37,6 +37,10 @@ impl Client {
 
     fn on_message(self: &Arc<Self>, msg: Message) {
         let parser = self.io.parser();
+        self.io.counters().received(match &msg {
+            Message::Text(t) => t.len(),
+            Message::Binary(b) => b.len(),
+        });
         let decoded = {
             let mut st = self.lock();
             match msg {
@@ -145,7 +149,7 @@ impl Client {
         socket.join(socket.id_arc());
         let reply = Packet::connect_reply(ns.name_bytes().clone(), socket.id(), None);
         let _ = socket.send_packet(&reply, false);
-        tracing::debug!(sid = self.conn.id(), socket = %socket.id(), nsp = ns.name(), "socket connected");
+        tracing::info!(sid = self.conn.id(), socket = %socket.id(), nsp = ns.name(), "socket connected");
         let handlers =
             ns.0.hooks
                 .read()

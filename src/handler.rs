@@ -127,11 +127,15 @@ pub(crate) fn run_now(mut fut: BoxFuture) {
         Ok(Poll::Pending) => {
             // A freshly spawned task is always polled, so whatever the first poll registered with
             // the no-op waker is registered again with the task's own.
-            tokio::spawn(async move {
+            let task = async move {
                 if AssertUnwindSafe(fut).catch_unwind().await.is_err() {
                     tracing::error!("a Socket.IO handler panicked");
                 }
-            });
+            };
+            tokio::spawn(tracing::Instrument::instrument(
+                task,
+                tracing::Span::current(),
+            ));
         }
         Err(_) => tracing::error!("a Socket.IO handler panicked"),
     }

@@ -17,6 +17,7 @@ use crate::adapter::{AdapterError, AdapterFactory};
 use crate::broadcast::{BroadcastOperator, IntoRooms, RemoteSocket};
 use crate::engine::{DisconnectReason as EngineReason, DynEngine, Route};
 use crate::handler::Handler;
+use crate::metrics::{Counters, Metrics};
 use crate::namespace::{ConnectError, Hooks, Matcher, Namespace, ParentInner, ParentNamespace};
 use crate::protocol::{Args, Parser};
 use crate::socket::{DisconnectReason, EmitError, Socket};
@@ -44,6 +45,7 @@ pub(crate) struct IoInner {
     route: OnceLock<Route>,
     closed: AtomicBool,
     closed_notify: tokio::sync::Notify,
+    pub(crate) counters: Counters,
 }
 
 /// The server (Node's `Server`, `io`): namespaces, broadcasts, cluster operations and shutdown.
@@ -79,6 +81,7 @@ impl Io {
             route: OnceLock::new(),
             closed: AtomicBool::new(false),
             closed_notify: tokio::sync::Notify::new(),
+            counters: Counters::default(),
         }));
         io.of("/");
         io
@@ -114,6 +117,34 @@ impl Io {
             .get()
             .and_then(Weak::upgrade)
             .map_or(0, |e| e.client_count())
+    }
+
+    /// A snapshot of the server: clients by transport, sockets and rooms per namespace, and
+    /// the message, byte, drop and timeout counters since start.
+    pub fn metrics(&self) -> Metrics {
+        let (clients_polling, clients_websocket) = self
+            .0
+            .engine
+            .get()
+            .and_then(Weak::upgrade)
+            .map_or((0, 0), |e| e.transport_counts());
+        let mut m = Metrics {
+            clients_polling,
+            clients_websocket,
+            ..Metrics::default()
+        };
+        for ns in self.namespaces() {
+            m.sockets
+                .insert(ns.name().to_owned(), ns.sockets_map().len());
+            m.rooms
+                .insert(ns.name().to_owned(), ns.adapter().local_rooms().len());
+        }
+        m.fill_counters(&self.0.counters);
+        m
+    }
+
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.0.counters
     }
 
     // ----- namespaces -----

@@ -134,8 +134,8 @@ impl Namespace {
         &*self.0.adapter
     }
 
-    pub(crate) fn parser(&self) -> Arc<dyn Parser> {
-        self.io().parser()
+    pub(crate) fn parser(&self) -> &dyn Parser {
+        &*self.0.io.config.parser
     }
 
     pub(crate) fn next_ack_id(&self) -> u64 {

@@ -310,6 +310,10 @@ impl DynEngine for ServeClient {
         self.inner.client_count()
     }
 
+    fn transport_counts(&self) -> (usize, usize) {
+        self.inner.transport_counts()
+    }
+
     fn close_all(&self, reason: DisconnectReason) {
         self.inner.close_all(reason)
     }

@@ -158,6 +158,7 @@ pub(crate) struct SocketInner {
     connected: AtomicBool,
     closing: AtomicBool,
     recovered: bool,
+    span: tracing::Span,
 }
 
 /// One client in one namespace (Node's `Socket`). Cheap to clone; move it into tasks freely.
@@ -186,7 +187,9 @@ impl Socket {
         client: Arc<Client>,
         handshake: Handshake,
     ) -> Socket {
+        let span = tracing::debug_span!("socket", id = &*id, nsp = ns.name());
         Socket(Arc::new(SocketInner {
+            span,
             id,
             ns,
             client,
@@ -382,6 +385,7 @@ impl Socket {
                 Ok(r) => r,
                 Err(_) => {
                     self.lock_acks().remove(&id);
+                    self.counters().ack_timed_out();
                     return Err(AckError::Timeout);
                 }
             },
@@ -418,6 +422,10 @@ impl Socket {
         }
     }
 
+    fn counters(&self) -> &crate::metrics::Counters {
+        &self.0.ns.0.io.counters
+    }
+
     fn lock_acks(&self) -> std::sync::MutexGuard<'_, HashMap<u64, AckSender>> {
         self.0.acks.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -438,9 +446,19 @@ impl Socket {
     /// Queues an encoded packet (its attachments with it). A volatile packet is dropped, without
     /// error, when the transport cannot take it right now.
     pub(crate) fn send_encoded(&self, encoded: &Encoded, volatile: bool) -> Result<(), EmitError> {
+        if self.enqueue(encoded, volatile)? {
+            self.counters().sent(1, encoded_len(encoded));
+        }
+        Ok(())
+    }
+
+    /// Queues without counting (broadcasts count their recipients once). `Ok(false)` when a
+    /// volatile packet was dropped.
+    pub(crate) fn enqueue(&self, encoded: &Encoded, volatile: bool) -> Result<bool, EmitError> {
         let conn = &self.0.client.conn;
         if volatile && !conn.is_writable() {
-            return Ok(());
+            self.counters().volatile_dropped();
+            return Ok(false);
         }
         let first = match &encoded.first {
             EncodedFrame::Text(t) => Frame::Text(t.clone()),
@@ -450,9 +468,17 @@ impl Socket {
         let frames =
             std::iter::once(first).chain(encoded.attachments.iter().cloned().map(Frame::Binary));
         match conn.send_frames(frames, n) {
-            Ok(()) => Ok(()),
-            Err(SendError::Full) if volatile => Ok(()),
-            Err(e) => Err(e.into()),
+            Ok(()) => Ok(true),
+            Err(SendError::Full) if volatile => {
+                self.counters().volatile_dropped();
+                Ok(false)
+            }
+            Err(e) => {
+                if e == SendError::Full {
+                    self.counters().outbox_full();
+                }
+                Err(e.into())
+            }
         }
     }
 
@@ -656,6 +682,8 @@ impl Socket {
     }
 
     fn on_event(&self, name: EventName, args: Args, ack_id: Option<u64>) {
+        let _span = self.0.span.enter();
+        tracing::trace!(event = name.as_str(), "event");
         let (middlewares, any, handlers) = {
             let l = self.read_listeners();
             (
@@ -717,6 +745,7 @@ impl Socket {
     }
 
     pub(crate) fn run_connection_handlers(&self, handlers: &[BoxedHandler], auth: Args) {
+        let _span = self.0.span.enter();
         let mut ctx = HandlerContext::new(self.clone(), auth);
         for h in handlers {
             handler::invoke(&**h, &mut ctx);
@@ -755,7 +784,8 @@ impl Socket {
         if !self.connected() || self.0.closing.swap(true, Ordering::AcqRel) {
             return;
         }
-        tracing::debug!(socket = %self.id(), nsp = self.nsp(), %reason, "socket disconnected");
+        let _span = self.0.span.enter();
+        tracing::info!(socket = %self.id(), nsp = self.nsp(), %reason, "socket disconnected");
         let (disconnecting, disconnect) = {
             let l = self.read_listeners();
             (l.disconnecting.clone(), l.disconnect.clone())
@@ -821,4 +851,13 @@ impl SocketEmitter {
             .emit_with_ack_timeout(event, data, self.timeout, self.volatile)
             .await
     }
+}
+
+/// The bytes an encoded packet puts on the wire (its attachments included).
+pub(crate) fn encoded_len(encoded: &Encoded) -> u64 {
+    let first = match &encoded.first {
+        EncodedFrame::Text(t) => t.len(),
+        EncodedFrame::Binary(b) => b.len(),
+    };
+    (first + encoded.attachments.iter().map(|a| a.len()).sum::<usize>()) as u64
 }

@@ -249,7 +249,11 @@ async fn stats(io: Io) -> Json<Value> {
         })
         .collect();
     namespaces.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
-    Json(json!({ "clients": io.client_count(), "namespaces": namespaces }))
+    Json(json!({
+        "clients": io.client_count(),
+        "namespaces": namespaces,
+        "metrics": io.metrics(),
+    }))
 }
 
 fn room_key(room: &str) -> String {

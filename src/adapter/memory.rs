@@ -112,13 +112,19 @@ impl MemoryAdapter {
         };
         let encoded = ns.parser().encode(packet);
         let mut slow = Vec::new();
+        let mut sent = 0;
         self.for_each_target(opts, |socket| {
             before(socket);
             socket.notify_outgoing_packet(packet);
-            if socket.send_encoded(&encoded, opts.flags.volatile).is_err() {
-                slow.push(socket.clone());
+            match socket.enqueue(&encoded, opts.flags.volatile) {
+                Ok(true) => sent += 1,
+                Ok(false) => {}
+                Err(_) => slow.push(socket.clone()),
             }
         });
+        ns.io()
+            .counters()
+            .sent(sent, sent * crate::socket::encoded_len(&encoded));
         for socket in slow {
             tracing::warn!(socket = %socket.id(), "slow consumer: outbox full during a broadcast, disconnecting");
             socket.close_connection(DisconnectReason::TransportError);

@@ -27,6 +27,7 @@ pub(crate) trait DynEngine: Send + Sync + 'static {
     fn matches(&self, path: &str) -> bool;
     fn handle(self: Arc<Self>, req: Request<Body>) -> BoxFuture<Response<Body>>;
     fn client_count(&self) -> usize;
+    fn transport_counts(&self) -> (usize, usize);
     fn close_all(&self, reason: DisconnectReason);
     fn config(&self) -> &EngineConfig;
 }
@@ -40,6 +41,9 @@ impl<H: EngineHandler> DynEngine for Engine<H> {
     }
     fn client_count(&self) -> usize {
         Engine::client_count(self)
+    }
+    fn transport_counts(&self) -> (usize, usize) {
+        Engine::transport_counts(self)
     }
     fn close_all(&self, reason: DisconnectReason) {
         Engine::close_all(self, reason)

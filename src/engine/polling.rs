@@ -184,7 +184,12 @@ async fn read_body<H: EngineHandler>(
 /// session upgrades; once on websocket, the websocket task takes over and this one ends.
 pub(crate) fn spawn_heartbeat<H: EngineHandler>(engine: Arc<Engine<H>>, session: Arc<Session<H>>) {
     let start = tokio::time::Instant::now();
-    tokio::spawn(async move {
+    let span = tracing::debug_span!(
+        "engine.io",
+        sid = session.socket.id(),
+        transport = "polling"
+    );
+    let heartbeat = async move {
         let shared = &session.socket.shared;
         let interval = engine.config.ping_interval;
         let timeout = engine.config.ping_timeout;
@@ -226,7 +231,8 @@ pub(crate) fn spawn_heartbeat<H: EngineHandler>(engine: Arc<Engine<H>>, session:
             }
             ping_at = tokio::time::Instant::now() + interval;
         }
-    });
+    };
+    tokio::spawn(tracing::Instrument::instrument(heartbeat, span));
 }
 
 /// Waits until `deadline` or until `done()` holds. Returns `false` when the session closed or

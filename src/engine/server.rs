@@ -155,6 +155,18 @@ impl<H: EngineHandler> Engine<H> {
         self.sessions.count.load(Ordering::Relaxed)
     }
 
+    /// Open sessions on polling and on websocket, counted now.
+    pub(crate) fn transport_counts(&self) -> (usize, usize) {
+        let mut counts = (0, 0);
+        for session in self.sessions.all() {
+            match session.socket.transport() {
+                Transport::Polling => counts.0 += 1,
+                Transport::Websocket => counts.1 += 1,
+            }
+        }
+        counts
+    }
+
     pub(crate) fn session(&self, id: &str) -> Option<Arc<Session<H>>> {
         self.sessions.get(id)
     }
@@ -309,7 +321,7 @@ impl<H: EngineHandler> Engine<H> {
         let conn = self.handler.on_open(&socket, parts);
         let session = Arc::new(Session { socket, conn });
         self.sessions.insert(session.clone());
-        tracing::debug!(sid = session.socket.id(), %transport, "engine.io session opened");
+        tracing::info!(sid = session.socket.id(), %transport, "engine.io session opened");
         session
     }
 
@@ -395,7 +407,7 @@ impl<H: EngineHandler> SessionOwner for Engine<H> {
         } else {
             self.sessions.remove(id);
         }
-        tracing::debug!(sid = id, %reason, "engine.io session closed");
+        tracing::info!(sid = id, %reason, "engine.io session closed");
         self.handler
             .on_close(&session.conn, &session.socket, reason);
     }

@@ -17,6 +17,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
+use tracing::Instrument;
 
 use super::error::RequestError;
 use super::packet::{self, Packet};
@@ -120,7 +121,12 @@ pub(crate) fn open<H: EngineHandler>(engine: Arc<Engine<H>>, mut parts: Parts) -
         }
         // The connection lives in a task of its own, sized for the connection loop alone, not
         // for the handshake that led to it: an idle connection costs what `run` holds.
-        tokio::spawn(run(engine, session, ws, first));
+        let span = tracing::debug_span!(
+            "engine.io",
+            sid = session.socket.id(),
+            transport = "websocket"
+        );
+        tokio::spawn(run(engine, session, ws, first).instrument(span));
     });
     res
 }
@@ -187,8 +193,14 @@ pub(crate) fn upgrade<H: EngineHandler>(
         // A GET still pending answers `6`; the polling heartbeat ends.
         shared.waker.wake();
         shared.signal.notify_one();
-        tracing::debug!(sid = shared.id(), "engine.io session upgraded to websocket");
-        tokio::spawn(run(engine.clone(), session.clone(), ws, VecDeque::new()));
+        tracing::info!(sid = shared.id(), "engine.io session upgraded to websocket");
+        let span = tracing::debug_span!(
+            "engine.io",
+            sid = shared.id(),
+            transport = "websocket",
+            upgraded = true
+        );
+        tokio::spawn(run(engine.clone(), session.clone(), ws, VecDeque::new()).instrument(span));
     });
     res
 }

@@ -6,4 +6,7 @@ mod chat;
 mod common;
 mod engine_client;
 mod engine_raw;
+mod hardening;
+mod metrics;
+mod props;
 mod socketio;

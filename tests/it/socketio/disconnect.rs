@@ -124,7 +124,7 @@ async fn transport_close_when_the_client_closes_its_connection() {
 
 #[tokio::test]
 async fn ping_timeout_when_the_client_stops_answering() {
-    let (s, log) = server(builder()).await;
+    let (s, log) = server(fast_heartbeat()).await;
     let (mut ws, sid) = raw_connect(s.addr).await;
     log.one("connect").await;
     // Read the pings, never answer them.

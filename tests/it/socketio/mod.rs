@@ -45,13 +45,21 @@ use crate::common::{DEADLINE, Ws, js_dir, ms, serve, wait_until, within};
 // ---------------------------------------------------------------------------------------------
 // Server
 
-/// The builder every test starts from: short heartbeats and connect timeout, so that a client
-/// that walks away is noticed quickly.
+/// The builder every test starts from: a ping every 300 ms (so heartbeats interleave with the
+/// traffic of every test), a 1 s connect timeout. The ping timeout is 1 s rather than 200 ms:
+/// socket.io-client closes its connection when no ping came within interval + timeout, and on a
+/// loaded 2-core CI machine 500 ms is not always enough. Tests of the ping timeout itself use
+/// [`fast_heartbeat`].
 pub fn builder() -> SocketIoBuilder {
     SocketIoLayer::builder()
         .ping_interval(ms(300))
-        .ping_timeout(ms(200))
+        .ping_timeout(Duration::from_secs(1))
         .connect_timeout(Duration::from_secs(1))
+}
+
+/// [`builder`] with a 200 ms ping timeout.
+pub fn fast_heartbeat() -> SocketIoBuilder {
+    builder().ping_timeout(ms(200))
 }
 
 /// A Socket.IO server on a free port.
