@@ -363,6 +363,20 @@ impl Io {
         self.sockets().emit(event, data)
     }
 
+    /// Emits to every socket of `/` and waits for each one's acknowledgement (Node's
+    /// `io.emitWithAck`; set a timeout with [`timeout`](Self::timeout)).
+    pub async fn emit_with_ack<T, R>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<Vec<R>, crate::broadcast::PartialAcks<R>>
+    where
+        T: Serialize + ?Sized,
+        R: serde::de::DeserializeOwned + fmt::Debug,
+    {
+        self.sockets().emit_with_ack(event, data).await
+    }
+
     /// Emits `message` to every socket of `/` (Node's `io.send`).
     pub fn send<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), EmitError> {
         self.sockets().send(data)

@@ -273,6 +273,20 @@ impl Namespace {
         self.operator().emit(event, data)
     }
 
+    /// Emits to every socket of the namespace and waits for each one's acknowledgement (see
+    /// [`BroadcastOperator::emit_with_ack`]; set a timeout with [`timeout`](Self::timeout)).
+    pub async fn emit_with_ack<T, R>(
+        &self,
+        event: &str,
+        data: &T,
+    ) -> Result<Vec<R>, crate::broadcast::PartialAcks<R>>
+    where
+        T: Serialize + ?Sized,
+        R: serde::de::DeserializeOwned + fmt::Debug,
+    {
+        self.operator().emit_with_ack(event, data).await
+    }
+
     /// Emits a `message` event (Node's `send`/`write`).
     pub fn send<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), EmitError> {
         self.emit("message", data)
@@ -306,6 +320,7 @@ impl Namespace {
         event: &str,
         data: &T,
     ) -> Result<(), EmitError> {
+        check_server_side_event(event)?;
         let args = crate::protocol::Args::from_serialize(data).map_err(EmitError::Serialize)?;
         let fut = self
             .0
@@ -327,6 +342,8 @@ impl Namespace {
         data: &T,
         timeout: Duration,
     ) -> Result<Vec<crate::protocol::Args>, crate::adapter::AdapterError> {
+        check_server_side_event(event)
+            .map_err(|e| crate::adapter::AdapterError::Unavailable(e.to_string()))?;
         let args = crate::protocol::Args::from_serialize(data)
             .map_err(|e| crate::adapter::AdapterError::Unavailable(e.to_string()))?;
         self.0
@@ -347,6 +364,14 @@ impl Namespace {
     pub(crate) fn rooms_of(&self, sid: &str) -> Vec<Room> {
         self.0.adapter.socket_rooms(sid)
     }
+}
+
+/// Names Node refuses in `serverSideEmit`: they mean something else on the receiving server.
+fn check_server_side_event(event: &str) -> Result<(), EmitError> {
+    if ["connect", "connection", "new_namespace"].contains(&event) {
+        return Err(EmitError::Reserved(event.to_owned()));
+    }
+    Ok(())
 }
 
 fn write(hooks: &RwLock<Hooks>) -> std::sync::RwLockWriteGuard<'_, Hooks> {

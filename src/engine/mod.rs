@@ -28,18 +28,22 @@
 //! # }
 //! ```
 
+mod compress;
 mod config;
 mod error;
 mod layer;
 pub(crate) mod packet;
+mod payload_v3;
 mod polling;
 mod server;
 mod sid;
 mod socket;
+mod v3;
 mod websocket;
 
 use std::fmt;
 
+pub use compress::HttpCompression;
 pub use config::{CookieOptions, EngineConfig, EngineIoBuilder};
 pub use error::SendError;
 pub use layer::{EngineIoLayer, EngineIoService};

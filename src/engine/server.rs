@@ -410,5 +410,18 @@ impl<H: EngineHandler> SessionOwner for Engine<H> {
         tracing::info!(sid = id, %reason, "engine.io session closed");
         self.handler
             .on_close(&session.conn, &session.socket, reason);
+        shared.fire_close(reason, describe(reason));
+    }
+}
+
+/// What Node's `close` event says beside the reason.
+fn describe(reason: DisconnectReason) -> &'static str {
+    match reason {
+        DisconnectReason::TransportError => "the transport failed or broke a rule of the protocol",
+        DisconnectReason::TransportClose => "the client closed the connection",
+        DisconnectReason::ForcedClose => "the server closed the connection",
+        DisconnectReason::PingTimeout => "no pong within pingTimeout",
+        DisconnectReason::ParseError => "the client sent something that is not a packet",
+        DisconnectReason::ServerShuttingDown => "the server is shutting down",
     }
 }

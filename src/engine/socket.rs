@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 
 use super::error::SendError;
 use super::packet::message_frame;
+use super::v3::PollingFormat;
 use super::{DisconnectReason, Message, Transport, Utf8Bytes};
 
 /// A packet ready for a transport: a whole Engine.IO text packet (type digit included, so the
@@ -38,6 +39,8 @@ pub(crate) trait SessionOwner: Send + Sync {
 pub(crate) struct Shared {
     id: Box<str>,
     protocol: u8,
+    /// How polling bodies are written and read (JSONP, `b64`), fixed by the handshake.
+    pub(crate) format: PollingFormat,
     state: Mutex<State>,
     /// Wakes the one consumer of the outbox: the websocket task, or the pending polling GET.
     pub(crate) waker: AtomicWaker,
@@ -46,6 +49,17 @@ pub(crate) struct Shared {
     pub(crate) awaiting_pong: AtomicBool,
     max_buffered: usize,
     owner: Weak<dyn SessionOwner>,
+    /// `upgrade` and `close` listeners; allocated on first use, so idle sessions pay one pointer.
+    events: Mutex<Option<Box<ConnEvents>>>,
+}
+
+type UpgradeListener = Box<dyn Fn(Transport) + Send + Sync>;
+type CloseListener = Box<dyn Fn(DisconnectReason, &str) + Send + Sync>;
+
+#[derive(Default)]
+struct ConnEvents {
+    upgrade: Vec<UpgradeListener>,
+    close: Vec<CloseListener>,
 }
 
 pub(crate) struct State {
@@ -59,6 +73,9 @@ pub(crate) struct State {
     pub(crate) closed: Option<DisconnectReason>,
     pub(crate) get_pending: bool,
     pub(crate) post_pending: bool,
+    /// A queued frame asked for HTTP compression (every frame does unless sent with
+    /// `compress(false)`); taken by the polling GET that sends the queue.
+    pub(crate) compress: bool,
 }
 
 /// A handle to one Engine.IO session: send it messages, close it. Cheap to clone.
@@ -80,6 +97,7 @@ impl EngineSocket {
     pub(crate) fn new(
         id: String,
         protocol: u8,
+        format: PollingFormat,
         transport: Transport,
         max_buffered: usize,
         owner: Weak<dyn SessionOwner>,
@@ -88,6 +106,7 @@ impl EngineSocket {
             shared: Arc::new(Shared {
                 id: id.into_boxed_str(),
                 protocol,
+                format,
                 state: Mutex::new(State {
                     queue: VecDeque::new(),
                     transport,
@@ -97,12 +116,14 @@ impl EngineSocket {
                     closed: None,
                     get_pending: false,
                     post_pending: false,
+                    compress: false,
                 }),
                 waker: AtomicWaker::new(),
                 signal: Notify::new(),
                 awaiting_pong: AtomicBool::new(false),
                 max_buffered,
                 owner,
+                events: Mutex::new(None),
             }),
         }
     }
@@ -112,7 +133,8 @@ impl EngineSocket {
         &self.shared.id
     }
 
-    /// The Engine.IO protocol version the client speaks (4).
+    /// The Engine.IO protocol version the client speaks: 4, or 3 for a legacy client (Socket.IO v2)
+    /// accepted with `allow_eio3`.
     pub fn protocol(&self) -> u8 {
         self.shared.protocol
     }
@@ -160,6 +182,23 @@ impl EngineSocket {
         self.close_with(DisconnectReason::ForcedClose);
     }
 
+    /// Runs `f` when the session moves to a new transport (Node's `conn.on("upgrade")`).
+    pub fn on_upgrade<F: Fn(Transport) + Send + Sync + 'static>(&self, f: F) {
+        let mut ev = self.shared.events.lock().unwrap_or_else(|e| e.into_inner());
+        ev.get_or_insert_with(Default::default)
+            .upgrade
+            .push(Box::new(f));
+    }
+
+    /// Runs `f` with the reason and a description when the session ends (Node's
+    /// `conn.on("close")`).
+    pub fn on_close<F: Fn(DisconnectReason, &str) + Send + Sync + 'static>(&self, f: F) {
+        let mut ev = self.shared.events.lock().unwrap_or_else(|e| e.into_inner());
+        ev.get_or_insert_with(Default::default)
+            .close
+            .push(Box::new(f));
+    }
+
     pub(crate) fn close_with(&self, reason: DisconnectReason) {
         if let Some(owner) = self.shared.owner.upgrade() {
             owner.close_session(&self.shared.id, reason);
@@ -174,6 +213,17 @@ impl EngineSocket {
         frames: impl IntoIterator<Item = Frame>,
         count: usize,
     ) -> Result<(), SendError> {
+        self.send_frames_with(frames, count, true)
+    }
+
+    /// Like [`send_frames`](Self::send_frames); `compress: false` (the `compress(false)` flag)
+    /// keeps these frames from asking for HTTP compression of the polling response carrying them.
+    pub(crate) fn send_frames_with(
+        &self,
+        frames: impl IntoIterator<Item = Frame>,
+        count: usize,
+        compress: bool,
+    ) -> Result<(), SendError> {
         {
             let mut st = self.shared.lock();
             if st.closed.is_some() {
@@ -183,6 +233,7 @@ impl EngineSocket {
                 return Err(SendError::Full);
             }
             st.queue.extend(frames);
+            st.compress |= compress;
         }
         self.shared.waker.wake();
         Ok(())
@@ -197,6 +248,11 @@ impl EngineSocket {
 impl Shared {
     pub(crate) fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The Engine.IO protocol version of the session (3 or 4).
+    pub(crate) fn protocol(&self) -> u8 {
+        self.protocol
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
@@ -228,6 +284,28 @@ impl Shared {
         true
     }
 
+    pub(crate) fn fire_upgrade(&self, transport: Transport) {
+        let ev = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(ev) = ev.as_ref() {
+            for f in &ev.upgrade {
+                f(transport);
+            }
+        }
+    }
+
+    pub(crate) fn fire_close(&self, reason: DisconnectReason, description: &str) {
+        let taken = self
+            .events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(ev) = taken {
+            for f in &ev.close {
+                f(reason, description);
+            }
+        }
+    }
+
     /// A pong arrived: the heartbeat goes on.
     pub(crate) fn on_pong(&self) {
         self.awaiting_pong.store(false, Ordering::Release);
@@ -247,5 +325,21 @@ impl Shared {
             into.extend(st.queue.drain(..));
         }
         Poll::Ready(())
+    }
+
+    /// [`poll_drain`](Self::poll_drain) for a polling GET: also whether any frame taken asked for
+    /// HTTP compression (read under the same lock as the frames, so no frame's wish is lost).
+    pub(crate) fn poll_drain_compress(
+        &self,
+        cx: &mut Context<'_>,
+        into: &mut VecDeque<Frame>,
+    ) -> Poll<bool> {
+        self.waker.register(cx.waker());
+        let mut st = self.lock();
+        if st.queue.is_empty() {
+            return Poll::Pending;
+        }
+        into.extend(st.queue.drain(..));
+        Poll::Ready(std::mem::take(&mut st.compress))
     }
 }

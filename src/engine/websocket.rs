@@ -193,6 +193,7 @@ pub(crate) fn upgrade<H: EngineHandler>(
         // A GET still pending answers `6`; the polling heartbeat ends.
         shared.waker.wake();
         shared.signal.notify_one();
+        shared.fire_upgrade(Transport::Websocket);
         tracing::info!(sid = shared.id(), "engine.io session upgraded to websocket");
         let span = tracing::debug_span!(
             "engine.io",

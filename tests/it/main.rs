@@ -9,4 +9,5 @@ mod engine_raw;
 mod hardening;
 mod metrics;
 mod props;
+mod server_api;
 mod socketio;

@@ -1,0 +1,130 @@
+//! Server API items a Node user relies on: the standalone server (`new Server(port)`), `conn`
+//! events, `io.emitWithAck`, reserved server-side event names.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum_socketio::{EmitError, Socket, SocketIoLayer};
+use serde_json::json;
+
+use crate::common::{wait_until, within};
+use crate::socketio::{Js, builder, start};
+
+#[tokio::test]
+async fn standalone_server_serves_socketio_answers_404_elsewhere_and_ends_on_close() {
+    let layer = SocketIoLayer::builder()
+        .ping_interval(Duration::from_millis(300))
+        .ping_timeout(Duration::from_millis(200))
+        .build();
+    let io = layer.io();
+    io.on_connection(|socket: Socket| async move {
+        socket.emit("hello", &"standalone").unwrap();
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn({
+        let io = io.clone();
+        async move { io.serve(listener).await }
+    });
+
+    let other = reqwest::get(format!("http://{addr}/elsewhere"))
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+
+    let url = format!("http://{addr}");
+    let mut js = Js::start(&url).await;
+    js.connect("a", "/", json!({"transports": ["websocket"]}))
+        .await;
+    assert_eq!(js.event("a", "hello").await, json!(["standalone"]));
+    assert_eq!(io.client_count(), 1);
+
+    io.close().await;
+    let ended = within("the standalone server ends after close()", server).await;
+    assert!(ended.unwrap().is_ok());
+    wait_until("every connection closed", || io.client_count() == 0).await;
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "the port is released"
+    );
+    js.exit().await;
+}
+
+#[tokio::test]
+async fn conn_events_report_upgrade_and_close_with_reason() {
+    let s = start(builder()).await;
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let log = seen.clone();
+    s.io.on_connection(move |socket: Socket| {
+        let log = log.clone();
+        async move {
+            let up = log.clone();
+            socket.conn().on_upgrade(move |t| {
+                up.lock().unwrap().push(format!("upgrade {t}"));
+            });
+            let closed = log.clone();
+            socket.conn().on_close(move |reason, description| {
+                assert!(!description.is_empty());
+                closed.lock().unwrap().push(format!("close {reason}"));
+            });
+        }
+    });
+    let mut js = Js::start(&s.url).await;
+    // Default transports: polling first, then the upgrade.
+    js.connect("a", "/", json!({})).await;
+    wait_until("the upgrade event", || {
+        seen.lock()
+            .unwrap()
+            .contains(&"upgrade websocket".to_owned())
+    })
+    .await;
+    js.exit().await;
+    wait_until("the close event", || seen.lock().unwrap().len() == 2).await;
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![
+            "upgrade websocket".to_owned(),
+            "close transport close".to_owned()
+        ]
+    );
+    s.assert_clean().await;
+}
+
+#[tokio::test]
+async fn io_emit_with_ack_waits_for_every_client_without_a_timeout() {
+    let s = start(builder()).await;
+    let mut js = Js::start(&s.url).await;
+    for id in ["a", "b", "c"] {
+        js.connect(id, "/", json!({"transports": ["websocket"]}))
+            .await;
+        js.answer(id, "question", json!([format!("answer from {id}")]))
+            .await;
+    }
+    wait_until("three sockets", || s.count() == 3).await;
+    let mut answers: Vec<String> = s.io.emit_with_ack("question", &()).await.unwrap();
+    answers.sort();
+    assert_eq!(
+        answers,
+        vec!["answer from a", "answer from b", "answer from c"]
+    );
+    js.exit().await;
+    s.assert_clean().await;
+}
+
+#[tokio::test]
+async fn server_side_emit_refuses_node_reserved_names() {
+    let s = start(builder()).await;
+    for name in ["connect", "connection", "new_namespace"] {
+        assert!(matches!(
+            s.io.server_side_emit(name, &1),
+            Err(EmitError::Reserved(n)) if n == name
+        ));
+    }
+    // On a single node a server-side emit with ack reaches no one: no answers, no error.
+    let answers =
+        s.io.server_side_emit_with_ack("hello", &1, Duration::from_millis(100))
+            .await
+            .unwrap();
+    assert!(answers.is_empty());
+    assert!(s.io.server_side_emit("hello", &1).is_ok());
+}
