@@ -333,3 +333,15 @@ fn clones_share_the_text() {
         _ => panic!("expected JSON text"),
     }
 }
+
+#[test]
+fn a_null_value_is_one_argument_and_unit_is_none() {
+    assert_eq!(
+        Args::from_serialize(&serde_json::Value::Null)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(Args::from_serialize(&()).unwrap().len(), 0);
+    assert_eq!(Args::from_serialize(&None::<u8>).unwrap().len(), 1);
+}

@@ -71,6 +71,9 @@ pub(crate) fn serialize_args<T: Serialize + ?Sized>(
     value: &T,
 ) -> Result<Option<Serialized>, ArgsError> {
     let shape = match value.serialize(Probe) {
+        // Only `()` itself means "no arguments": other values that serialize as a unit
+        // (`serde_json::Value::Null`) are one `null` argument.
+        Err(Found(Shape::Unit)) if std::any::type_name::<T>() != "()" => Shape::One,
         Err(Found(shape)) => shape,
         // The probe never succeeds; treat the impossible as a single value.
         Ok(()) => Shape::One,
