@@ -1,6 +1,8 @@
 //! Acknowledgements: the [`Ack`] a handler answers with, and the errors of waiting for one.
 
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
@@ -22,6 +24,10 @@ pub enum AckError {
     /// The event could not be sent.
     #[error(transparent)]
     Emit(#[from] EmitError),
+    /// A cluster adapter could not reach the other nodes (a broadcast with acknowledgements
+    /// while Redis is down): their answers will not come.
+    #[error(transparent)]
+    Adapter(#[from] crate::adapter::AdapterError),
 }
 
 /// Where an answer goes: one waiting `emit_with_ack`, or the collector of a broadcast.
@@ -49,17 +55,22 @@ pub enum AckSendError {
     /// The client did not ask for an acknowledgement: nothing was sent.
     #[error("the client did not ask for an acknowledgement")]
     NotRequested,
+    /// Another handler of the same event answered first: nothing was sent.
+    #[error("the event was already acknowledged")]
+    AlreadySent,
     /// The answer could not be sent.
     #[error(transparent)]
     Emit(#[from] EmitError),
 }
 
 /// The acknowledgement callback of an event. Always extracts; when the client asked for none,
-/// [`send`](Ack::send) does nothing and says so. Sending consumes it, so an event is answered at
-/// most once.
+/// [`send`](Ack::send) does nothing and says so. Every handler of the event (catch-all ones
+/// included) gets one, and they share it as Node's listeners share the callback: the first
+/// `send` answers, later ones do nothing and say so.
 pub struct Ack {
     socket: Socket,
     id: Option<u64>,
+    sent: Option<Arc<AtomicBool>>,
 }
 
 impl fmt::Debug for Ack {
@@ -69,8 +80,12 @@ impl fmt::Debug for Ack {
 }
 
 impl Ack {
-    pub(crate) fn new(socket: Socket, id: Option<u64>) -> Self {
-        Ack { socket, id }
+    pub(crate) fn new(socket: Socket, ack: Option<(u64, Arc<AtomicBool>)>) -> Self {
+        let (id, sent) = match ack {
+            Some((id, sent)) => (Some(id), Some(sent)),
+            None => (None, None),
+        };
+        Ack { socket, id, sent }
     }
 
     /// Whether the client asked for an acknowledgement.
@@ -90,6 +105,14 @@ impl Ack {
             tracing::debug!(socket = %self.socket.id(), "ack not sent: the client asked for none");
             return Err(AckSendError::NotRequested);
         };
+        if self
+            .sent
+            .as_ref()
+            .is_some_and(|s| s.swap(true, Ordering::AcqRel))
+        {
+            tracing::debug!(socket = %self.socket.id(), id, "ack not sent: already answered");
+            return Err(AckSendError::AlreadySent);
+        }
         let packet = Packet::ack(self.socket.ns().name_bytes().clone(), id, args);
         self.socket.send_packet(&packet, false)?;
         Ok(())

@@ -194,10 +194,20 @@ impl BroadcastOperator {
             .map(|d| tokio::time::Instant::now() + d);
         let mut expected = stream.expected;
         let mut responses = Vec::new();
+        let mut answered = 0;
+        // An answer of the wrong shape still counts as an answer; the call then fails with it.
+        let mut bad_answer: Option<crate::protocol::ArgsError> = None;
         let mut counts_open = stream.more_expected.is_some();
+        let finish = |responses: Vec<R>, bad: Option<crate::protocol::ArgsError>| match bad {
+            None => Ok(responses),
+            Some(e) => Err(PartialAcks {
+                error: AckError::Data(e),
+                responses,
+            }),
+        };
         loop {
-            if responses.len() >= expected && !counts_open {
-                return Ok(responses);
+            if answered >= expected && !counts_open {
+                return finish(responses, bad_answer);
             }
             let next = async {
                 tokio::select! {
@@ -215,21 +225,34 @@ impl BroadcastOperator {
                 None => next.await,
             };
             match got {
-                Some(Ok(Some(args))) => match args.deserialize::<R>() {
-                    Ok(r) => responses.push(r),
-                    Err(e) => tracing::debug!(error = %e, "broadcast ack does not deserialize"),
-                },
+                Some(Ok(Some(args))) => {
+                    answered += 1;
+                    match args.deserialize::<R>() {
+                        Ok(r) => responses.push(r),
+                        Err(e) => {
+                            tracing::debug!(error = %e, "broadcast ack does not deserialize");
+                            bad_answer.get_or_insert(e);
+                        }
+                    }
+                }
                 Some(Ok(None)) => {
                     // Every recipient is gone: nobody else will answer.
-                    if responses.len() >= expected {
-                        return Ok(responses);
+                    if answered >= expected {
+                        return finish(responses, bad_answer);
                     }
                     return Err(PartialAcks {
                         error: AckError::Disconnected,
                         responses,
                     });
                 }
-                Some(Err(Some(more))) => expected += more,
+                Some(Err(Some(Ok(more)))) => expected += more,
+                Some(Err(Some(Err(e)))) => {
+                    // The cluster is out of reach: the other nodes' answers will not come.
+                    return Err(PartialAcks {
+                        error: AckError::Adapter(e),
+                        responses,
+                    });
+                }
                 Some(Err(None)) => counts_open = false,
                 None => {
                     self.ns.io().counters().ack_timed_out();

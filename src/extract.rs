@@ -26,7 +26,7 @@ pub struct HandlerContext {
     pub(crate) socket: Socket,
     pub(crate) event: Option<EventName>,
     pub(crate) args: Args,
-    pub(crate) ack_id: Option<u64>,
+    pub(crate) ack: Option<(u64, std::sync::Arc<std::sync::atomic::AtomicBool>)>,
     pub(crate) reason: Option<DisconnectReason>,
 }
 
@@ -36,7 +36,7 @@ impl HandlerContext {
             socket,
             event: None,
             args,
-            ack_id: None,
+            ack: None,
             reason: None,
         }
     }
@@ -59,6 +59,7 @@ impl HandlerContext {
 
 /// Why an extractor could not produce its value; the handler is then not run.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ExtractError {
     /// The arguments do not deserialize into the requested type.
     #[error("bad event data: {0}")]
@@ -75,6 +76,9 @@ pub enum ExtractError {
     /// `Event` outside an event handler.
     #[error("no event name outside an event handler")]
     NoEvent,
+    /// A custom extractor's own failure.
+    #[error("{0}")]
+    Custom(String),
 }
 
 /// Something a handler can take as an argument.
@@ -125,7 +129,7 @@ impl FromContext for Args {
 
 impl FromContext for Ack {
     fn from_context(ctx: &mut HandlerContext) -> Result<Self, ExtractError> {
-        Ok(Ack::new(ctx.socket.clone(), ctx.ack_id.take()))
+        Ok(Ack::new(ctx.socket.clone(), ctx.ack.clone()))
     }
 }
 

@@ -62,7 +62,7 @@ macro_rules! impl_handler {
                         Err(e) => {
                             tracing::warn!(
                                 socket = %ctx.socket.id(),
-                                event = ctx.event_name().unwrap_or(""),
+                                event = ctx.event_name().unwrap_or("(connection or disconnection)"),
                                 error = %e,
                                 "handler not run: an extractor failed"
                             );

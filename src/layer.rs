@@ -153,7 +153,8 @@ impl SocketIoBuilder {
         self
     }
 
-    /// Serve `<path>/…` as well as `<path>` (default `true`); when `false`, only `<path>`.
+    /// With `true` (the default) the server answers `<path>/…` (what Node's clients request) and
+    /// `<path>` itself; with `false`, only `<path>` itself.
     pub fn add_trailing_slash(mut self, enabled: bool) -> Self {
         self.engine = self.engine.add_trailing_slash(enabled);
         self
@@ -266,6 +267,37 @@ impl SocketIoBuilder {
     /// 1024).
     pub fn max_buffered_packets(mut self, n: usize) -> Self {
         self.engine = self.engine.max_buffered_packets(n);
+        self
+    }
+
+    /// Accept Socket.IO v2 clients (Engine.IO v3, Socket.IO protocol v4) as well as v3+ ones
+    /// (default `false`, as Node's `allowEIO3`). They join `/` as soon as they connect, send
+    /// their auth in the namespace query, get socket ids made of the session id, and receive
+    /// broadcasts together with v3+ clients, each in its own framing.
+    pub fn allow_eio3(mut self, enabled: bool) -> Self {
+        self.engine = self.engine.allow_eio3(enabled);
+        self
+    }
+
+    /// Compress polling responses of at least 1024 bytes with gzip or deflate, as the client
+    /// accepts (default `true`, as Node's `httpCompression`); `compress(false)` emits do not ask
+    /// for it.
+    pub fn http_compression(mut self, enabled: bool) -> Self {
+        self.engine = self.engine.http_compression(enabled);
+        self
+    }
+
+    /// HTTP compression of polling responses with these options (threshold, level).
+    pub fn http_compression_options(mut self, options: crate::engine::HttpCompression) -> Self {
+        self.engine = self.engine.http_compression_options(options);
+        self
+    }
+
+    /// The Socket.IO parser (default [`DefaultParser`], JSON plus binary attachments). With
+    /// [`MsgpackParser`](crate::protocol::MsgpackParser), clients must use the npm
+    /// `socket.io-msgpack-parser`.
+    pub fn parser(mut self, parser: impl Parser) -> Self {
+        self.parser = Arc::new(parser);
         self
     }
 

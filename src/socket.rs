@@ -305,7 +305,7 @@ impl Socket {
     /// arguments, `()` none, anything else one; binary (`bytes::Bytes`, `serde_bytes`) travels as
     /// attachments.
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
-        self.emit_with(event, data, false)
+        self.emit_with(event, data, false, true)
     }
 
     pub(crate) fn emit_with<T: Serialize + ?Sized>(
@@ -313,16 +313,17 @@ impl Socket {
         event: &str,
         data: &T,
         volatile: bool,
+        compress: bool,
     ) -> Result<(), EmitError> {
         check_event(event)?;
         let args = Args::from_serialize(data).map_err(EmitError::Serialize)?;
-        self.emit_args_with(event, args, volatile)
+        self.emit_args_with(event, args, volatile, compress)
     }
 
     /// Emits a raw argument list (for example one received from a client, binary included).
     pub fn emit_args(&self, event: &str, args: Args) -> Result<(), EmitError> {
         check_event(event)?;
-        self.emit_args_with(event, args, false)
+        self.emit_args_with(event, args, false, true)
     }
 
     pub(crate) fn emit_args_with(
@@ -330,13 +331,14 @@ impl Socket {
         event: &str,
         args: Args,
         volatile: bool,
+        compress: bool,
     ) -> Result<(), EmitError> {
         if !self.connected() {
             return Err(EmitError::Closed);
         }
         self.notify_outgoing(event, &args);
         let packet = Packet::event(self.0.ns.name_bytes().clone(), event, args);
-        self.send_packet(&packet, volatile)
+        self.send_packet_with(&packet, volatile, compress)
     }
 
     /// Emits `message` (Node's `send`/`write`).
@@ -352,7 +354,8 @@ impl Socket {
         T: Serialize + ?Sized,
         R: DeserializeOwned,
     {
-        self.emit_with_ack_timeout(event, data, None, false).await
+        self.emit_with_ack_timeout(event, data, None, false, true)
+            .await
     }
 
     pub(crate) async fn emit_with_ack_timeout<T, R>(
@@ -361,6 +364,7 @@ impl Socket {
         data: &T,
         timeout: Option<Duration>,
         volatile: bool,
+        compress: bool,
     ) -> Result<R, AckError>
     where
         T: Serialize + ?Sized,
@@ -376,7 +380,7 @@ impl Socket {
         self.lock_acks().insert(id, AckSender::Single(tx));
         self.notify_outgoing(event, &args);
         let packet = Packet::event(self.0.ns.name_bytes().clone(), event, args).with_id(id);
-        if let Err(e) = self.send_packet(&packet, volatile) {
+        if let Err(e) = self.send_packet_with(&packet, volatile, compress) {
             self.lock_acks().remove(&id);
             return Err(AckError::Emit(e));
         }
@@ -401,6 +405,7 @@ impl Socket {
             socket: self.clone(),
             timeout: Some(timeout),
             volatile: false,
+            compress: true,
         }
     }
 
@@ -410,15 +415,19 @@ impl Socket {
             socket: self.clone(),
             timeout: None,
             volatile: true,
+            compress: true,
         }
     }
 
-    /// Sets the compress flag (kept for API parity; see `BroadcastFlags::compress`).
-    pub fn compress(&self, _compress: bool) -> SocketEmitter {
+    /// Whether the event may be compressed (default `true`): with `false`, a polling response
+    /// carrying only such packets is sent without HTTP compression. Websocket frames are never
+    /// compressed.
+    pub fn compress(&self, compress: bool) -> SocketEmitter {
         SocketEmitter {
             socket: self.clone(),
             timeout: None,
             volatile: false,
+            compress,
         }
     }
 
@@ -439,22 +448,43 @@ impl Socket {
     }
 
     pub(crate) fn send_packet(&self, packet: &Packet, volatile: bool) -> Result<(), EmitError> {
+        self.send_packet_with(packet, volatile, true)
+    }
+
+    /// [`send_packet`](Self::send_packet) with the `compress` flag.
+    pub(crate) fn send_packet_with(
+        &self,
+        packet: &Packet,
+        volatile: bool,
+        compress: bool,
+    ) -> Result<(), EmitError> {
         let encoded = self.0.ns.parser().encode(packet);
-        self.send_encoded(&encoded, volatile)
+        self.send_encoded(&encoded, volatile, compress)
     }
 
     /// Queues an encoded packet (its attachments with it). A volatile packet is dropped, without
     /// error, when the transport cannot take it right now.
-    pub(crate) fn send_encoded(&self, encoded: &Encoded, volatile: bool) -> Result<(), EmitError> {
-        if self.enqueue(encoded, volatile)? {
+    pub(crate) fn send_encoded(
+        &self,
+        encoded: &Encoded,
+        volatile: bool,
+        compress: bool,
+    ) -> Result<(), EmitError> {
+        if self.enqueue(encoded, volatile, compress)? {
             self.counters().sent(1, encoded_len(encoded));
         }
         Ok(())
     }
 
     /// Queues without counting (broadcasts count their recipients once). `Ok(false)` when a
-    /// volatile packet was dropped.
-    pub(crate) fn enqueue(&self, encoded: &Encoded, volatile: bool) -> Result<bool, EmitError> {
+    /// volatile packet was dropped. `compress: false` keeps the packet from asking for HTTP
+    /// compression of the polling response that carries it.
+    pub(crate) fn enqueue(
+        &self,
+        encoded: &Encoded,
+        volatile: bool,
+        compress: bool,
+    ) -> Result<bool, EmitError> {
         let conn = &self.0.client.conn;
         if volatile && !conn.is_writable() {
             self.counters().volatile_dropped();
@@ -467,7 +497,7 @@ impl Socket {
         let n = 1 + encoded.attachments.len();
         let frames =
             std::iter::once(first).chain(encoded.attachments.iter().cloned().map(Frame::Binary));
-        match conn.send_frames(frames, n) {
+        match conn.send_frames_with(frames, n, compress) {
             Ok(()) => Ok(true),
             Err(SendError::Full) if volatile => {
                 self.counters().volatile_dropped();
@@ -703,7 +733,7 @@ impl Socket {
         }
         let mut ctx = HandlerContext::new(self.clone(), args);
         ctx.event = Some(name);
-        ctx.ack_id = ack_id;
+        ctx.ack = ack_id.map(|id| (id, Default::default()));
         for h in any.iter() {
             handler::invoke(&**h, &mut ctx);
         }
@@ -815,6 +845,7 @@ pub struct SocketEmitter {
     socket: Socket,
     timeout: Option<Duration>,
     volatile: bool,
+    compress: bool,
 }
 
 impl SocketEmitter {
@@ -830,14 +861,16 @@ impl SocketEmitter {
         self
     }
 
-    /// Sets the compress flag (kept for API parity).
-    pub fn compress(self, _compress: bool) -> Self {
+    /// Whether the event may be compressed (see [`Socket::compress`]).
+    pub fn compress(mut self, compress: bool) -> Self {
+        self.compress = compress;
         self
     }
 
     /// Emits the event.
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), EmitError> {
-        self.socket.emit_with(event, data, self.volatile)
+        self.socket
+            .emit_with(event, data, self.volatile, self.compress)
     }
 
     /// Emits the event and waits for the acknowledgement (error "operation has timed out" after
@@ -848,7 +881,7 @@ impl SocketEmitter {
         R: DeserializeOwned,
     {
         self.socket
-            .emit_with_ack_timeout(event, data, self.timeout, self.volatile)
+            .emit_with_ack_timeout(event, data, self.timeout, self.volatile, self.compress)
             .await
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use http::request::Parts;
 use tower_http::cors::CorsLayer;
 
+use super::compress::HttpCompression;
 use super::layer::EngineIoLayer;
 use super::{EngineHandler, Message, Transport};
 
@@ -77,6 +78,8 @@ pub struct EngineConfig {
     pub(crate) generate_id: Option<GenerateId>,
     pub(crate) ws_read_buffer_size: usize,
     pub(crate) max_buffered_packets: usize,
+    pub(crate) allow_eio3: bool,
+    pub(crate) http_compression: Option<HttpCompression>,
 }
 
 impl fmt::Debug for EngineConfig {
@@ -97,6 +100,8 @@ impl fmt::Debug for EngineConfig {
             .field("generate_id", &self.generate_id.is_some())
             .field("ws_read_buffer_size", &self.ws_read_buffer_size)
             .field("max_buffered_packets", &self.max_buffered_packets)
+            .field("allow_eio3", &self.allow_eio3)
+            .field("http_compression", &self.http_compression)
             .finish()
     }
 }
@@ -119,6 +124,8 @@ impl Default for EngineConfig {
             generate_id: None,
             ws_read_buffer_size: 2048,
             max_buffered_packets: 1024,
+            allow_eio3: false,
+            http_compression: Some(HttpCompression::default()),
         }
     }
 }
@@ -171,8 +178,9 @@ impl EngineIoBuilder {
         self
     }
 
-    /// Serve `<path>/` as well as `<path>` and anything under it (default `true`). When `false`,
-    /// only `<path>` itself and what lies under `<path>/` are served, as Node does.
+    /// With `true` (the default) the engine answers `<path>/…` (what Node's clients request) and
+    /// `<path>` itself; with `false`, only `<path>` itself, for clients configured with
+    /// `addTrailingSlash: false`.
     pub fn add_trailing_slash(mut self, enabled: bool) -> Self {
         self.config.add_trailing_slash = enabled;
         self
@@ -270,6 +278,30 @@ impl EngineIoBuilder {
     /// (default 1024).
     pub fn max_buffered_packets(mut self, n: usize) -> Self {
         self.config.max_buffered_packets = n.max(1);
+        self
+    }
+
+    /// Accept Engine.IO v3 clients (`EIO=3`: Socket.IO v2 clients) as well as v4 ones (default
+    /// `false`, as Node's `allowEIO3`; refused handshakes get code 5 "Unsupported protocol
+    /// version"). Only `EIO=3` itself is taken as v3; Node also takes a missing or unknown `EIO`
+    /// for 3.
+    pub fn allow_eio3(mut self, enabled: bool) -> Self {
+        self.config.allow_eio3 = enabled;
+        self
+    }
+
+    /// Compress polling responses with gzip or deflate, as the request's `Accept-Encoding`
+    /// allows, when they are at least 1024 bytes (default `true`, as Node's `httpCompression`).
+    /// Packets sent with `compress(false)` do not ask for it. Websocket frames are never
+    /// compressed (no `perMessageDeflate`).
+    pub fn http_compression(mut self, enabled: bool) -> Self {
+        self.config.http_compression = enabled.then(HttpCompression::default);
+        self
+    }
+
+    /// HTTP compression of polling responses with these options (threshold, level).
+    pub fn http_compression_options(mut self, options: HttpCompression) -> Self {
+        self.config.http_compression = Some(options);
         self
     }
 

@@ -128,3 +128,81 @@ async fn server_side_emit_refuses_node_reserved_names() {
     assert!(answers.is_empty());
     assert!(s.io.server_side_emit("hello", &1).is_ok());
 }
+
+#[tokio::test]
+async fn catch_all_and_event_handlers_share_one_ack_and_the_first_answer_wins() {
+    use axum_socketio::{Ack, AckSendError};
+    let s = start(builder()).await;
+    let results = Arc::new(Mutex::new(Vec::<String>::new()));
+    let r = results.clone();
+    s.io.on_connection(move |socket: Socket| {
+        let r = r.clone();
+        async move {
+            let any = r.clone();
+            socket.on_any(move |ack: Ack| {
+                let any = any.clone();
+                async move {
+                    assert!(ack.requested(), "a catch-all handler sees the ack too");
+                    any.lock().unwrap().push("any saw the ack".into());
+                }
+            });
+            let first = r.clone();
+            socket.on("q", move |ack: Ack| {
+                let first = first.clone();
+                async move {
+                    ack.send(&"first").unwrap();
+                    first.lock().unwrap().push("first answered".into());
+                }
+            });
+            let second = r.clone();
+            socket.on("q", move |ack: Ack| {
+                let second = second.clone();
+                async move {
+                    let e = ack.send(&"second").unwrap_err();
+                    assert!(matches!(e, AckSendError::AlreadySent));
+                    second.lock().unwrap().push("second refused".into());
+                }
+            });
+        }
+    });
+    let mut js = Js::start(&s.url).await;
+    js.connect("a", "/", json!({"transports": ["websocket"]}))
+        .await;
+    assert_eq!(js.emit_ack("a", "q", json!([])).await, json!(["first"]));
+    wait_until("all three handlers ran", || {
+        results.lock().unwrap().len() == 3
+    })
+    .await;
+    assert_eq!(
+        *results.lock().unwrap(),
+        vec!["any saw the ack", "first answered", "second refused"]
+    );
+    js.exit().await;
+    s.assert_clean().await;
+}
+
+#[tokio::test]
+async fn a_broadcast_ack_of_the_wrong_shape_counts_as_an_answer_and_fails_the_call() {
+    let s = start(builder()).await;
+    let mut js = Js::start(&s.url).await;
+    js.connect("a", "/", json!({"transports": ["websocket"]}))
+        .await;
+    js.connect("b", "/", json!({"transports": ["websocket"]}))
+        .await;
+    js.answer("a", "q", json!([true])).await;
+    js.answer("b", "q", json!(["not a bool"])).await;
+    wait_until("two sockets", || s.count() == 2).await;
+    let r = within(
+        "the broadcast ack ends without a timeout",
+        s.io.emit_with_ack::<_, bool>("q", &()),
+    )
+    .await;
+    let err = r.unwrap_err();
+    assert_eq!(err.responses, vec![true]);
+    assert!(
+        matches!(err.error, axum_socketio::AckError::Data(_)),
+        "{err}"
+    );
+    js.exit().await;
+    s.assert_clean().await;
+}
