@@ -10,7 +10,12 @@
 //! `fetch_sockets()` returns for `/`.
 //!
 //! `PORT` picks the port (default 3000; `0` for any free one). Prints
-//! `listening on http://127.0.0.1:<port>` once it accepts connections.
+//! `listening on http://127.0.0.1:<port>` once it accepts connections. With `REDIS_URL` (and
+//! `--features redis`) the server joins a Redis cluster (`@socket.io/redis-adapter` format).
+//!
+//! Knobs, off by default (the official suites run with the defaults), and free to combine:
+//! `ALLOW_EIO3=1` accepts Engine.IO v3 clients (Socket.IO v2) on both endpoints;
+//! `PARSER=msgpack` uses the msgpack parser (`socket.io-msgpack-parser`) on `/socket.io/`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -19,6 +24,7 @@ use axum::Router;
 use axum_socketio::engine::{
     DisconnectReason, EngineHandler, EngineIoLayer, EngineSocket, Message,
 };
+use axum_socketio::protocol::MsgpackParser;
 use axum_socketio::{Ack, Args, Data, Io, Socket, SocketIoLayer};
 use tower_http::cors::CorsLayer;
 
@@ -49,7 +55,18 @@ async fn main() {
         .and_then(|p| p.parse().ok())
         .unwrap_or(3000);
 
+    let allow_eio3 = std::env::var("ALLOW_EIO3").is_ok_and(|v| v == "1" || v == "true");
+    let msgpack = match std::env::var("PARSER").as_deref() {
+        Ok("msgpack") => true,
+        Ok("" | "default" | "json") | Err(_) => false,
+        Ok(other) => {
+            eprintln!("unknown PARSER {other:?} (use msgpack or default)");
+            std::process::exit(2);
+        }
+    };
+
     let engine = EngineIoLayer::builder()
+        .allow_eio3(allow_eio3)
         .path("/engine.io")
         .ping_interval(Duration::from_millis(300))
         .ping_timeout(Duration::from_millis(200))
@@ -57,7 +74,22 @@ async fn main() {
         .cors(CorsLayer::very_permissive())
         .build(Echo);
 
-    let sio = SocketIoLayer::builder()
+    let mut sio = SocketIoLayer::builder().allow_eio3(allow_eio3);
+    if msgpack {
+        sio = sio.parser(MsgpackParser::new());
+    }
+    // With REDIS_URL (and the `redis` feature), the server joins a Redis cluster.
+    #[cfg(feature = "redis")]
+    if let Ok(url) = std::env::var("REDIS_URL") {
+        match axum_socketio::adapter::RedisAdapter::connect(&url).await {
+            Ok(adapter) => sio = sio.adapter(adapter),
+            Err(e) => {
+                eprintln!("REDIS_URL={url}: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+    let sio = sio
         .ping_interval(Duration::from_millis(300))
         .ping_timeout(Duration::from_millis(200))
         .max_http_buffer_size(1_000_000)

@@ -8,6 +8,7 @@ use http::request::Parts;
 use crate::engine::{self, EngineHandler, EngineSocket, Message, Utf8Bytes};
 use crate::handshake::{Base, Handshake};
 use crate::io::Io;
+use crate::legacy;
 use crate::namespace::{ConnectError, Namespace};
 use crate::protocol::{Args, DecodeState, Packet, PacketData};
 use crate::socket::{DisconnectReason, Socket};
@@ -49,6 +50,9 @@ impl Client {
             }
         };
         match decoded {
+            Ok(Some(packet)) if legacy::is_legacy(&self.conn) => {
+                self.on_packet(legacy::normalize(packet))
+            }
             Ok(Some(packet)) => self.on_packet(packet),
             Ok(None) => {}
             Err(e) => {
@@ -96,13 +100,13 @@ impl Client {
                 nsp = nsp.as_str(),
                 "invalid namespace"
             );
-            let packet = Packet::connect_error(nsp, "Invalid namespace", None);
+            let packet = legacy::connect_error(&self.conn, nsp, "Invalid namespace", None);
             self.send(&packet);
             return;
         };
         let handshake = Handshake::new(self.base.clone(), auth);
         let socket = Socket::new(
-            engine::generate_id().into(),
+            legacy::socket_id(&self.conn, ns.name()).into(),
             ns.clone(),
             self.clone(),
             handshake,
@@ -124,7 +128,7 @@ impl Client {
                 if let Err(ConnectError { message, data }) = mw(socket.clone()).await {
                     client.lock().connecting.retain(|n| *n != nsp);
                     tracing::debug!(sid = client.conn.id(), nsp = nsp.as_str(), %message, "connection refused by a middleware");
-                    client.send(&Packet::connect_error(nsp, &message, data));
+                    client.send(&legacy::connect_error(&client.conn, nsp, &message, data));
                     return;
                 }
             }
@@ -147,7 +151,7 @@ impl Client {
         ns.insert_socket(socket.clone());
         socket.set_connected();
         socket.join(socket.id_arc());
-        let reply = Packet::connect_reply(ns.name_bytes().clone(), socket.id(), None);
+        let reply = legacy::connect_reply(&self.conn, ns.name_bytes().clone(), socket.id(), None);
         let _ = socket.send_packet(&reply, false);
         tracing::info!(sid = self.conn.id(), socket = %socket.id(), nsp = ns.name(), "socket connected");
         let handlers =
@@ -248,6 +252,12 @@ impl EngineHandler for SocketIoHandler {
             }
         });
         client.lock().connect_timer = Some(timer.abort_handle());
+        if legacy::is_legacy(socket) {
+            // The legacy protocol joins `/` without a CONNECT. Not from here: the session is
+            // not in the engine's table yet, and its open packet must go out first.
+            let legacy_client = client.clone();
+            tokio::spawn(async move { legacy_client.connect(Utf8Bytes::from_static("/"), None) });
+        }
         client
     }
 

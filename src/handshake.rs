@@ -223,6 +223,84 @@ impl serde::Serialize for Handshake {
     }
 }
 
+/// Reads a handshake as [`Serialize`](serde::Serialize) writes it, which is also how Node servers
+/// describe their sockets to the cluster (`fetchSockets` through an adapter). A field that is
+/// missing or of another shape gets its empty value; `time` is recomputed from `issued`; the
+/// request extensions do not travel.
+impl<'de> serde::Deserialize<'de> for Handshake {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        Ok(Handshake::from_json(&v))
+    }
+}
+
+impl Handshake {
+    pub(crate) fn from_json(v: &serde_json::Value) -> Handshake {
+        use serde_json::Value;
+        let text = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        let mut headers = HeaderMap::new();
+        if let Some(map) = v.get("headers").and_then(Value::as_object) {
+            for (name, value) in map {
+                let Ok(name) = http::HeaderName::from_bytes(name.as_bytes()) else {
+                    continue;
+                };
+                let values: Vec<&Value> = match value {
+                    Value::Array(items) => items.iter().collect(),
+                    one => vec![one],
+                };
+                for value in values {
+                    if let Ok(value) = http::HeaderValue::from_str(&text(value)) {
+                        headers.append(name.clone(), value);
+                    }
+                }
+            }
+        }
+        let query = v
+            .get("query")
+            .and_then(Value::as_object)
+            .map(|map| {
+                map.iter()
+                    .map(|(k, v)| {
+                        let v = match v {
+                            Value::Array(items) => {
+                                items.iter().map(text).collect::<Vec<_>>().join(",")
+                            }
+                            one => text(one),
+                        };
+                        (k.clone(), v)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let issued = v
+            .get("issued")
+            .and_then(|i| i.as_u64().or_else(|| i.as_f64().map(|f| f.max(0.0) as u64)))
+            .unwrap_or(0);
+        let flag = |name: &str| v.get(name).and_then(Value::as_bool).unwrap_or(false);
+        let string = |name: &str| v.get(name).map(text).unwrap_or_default();
+        Handshake {
+            base: Arc::new(Base {
+                headers,
+                address: string("address"),
+                xdomain: flag("xdomain"),
+                secure: flag("secure"),
+                issued,
+                url: string("url"),
+                query,
+                extensions: http::Extensions::new(),
+            }),
+            auth: v
+                .get("auth")
+                .cloned()
+                .unwrap_or_else(|| serde_json::json!({})),
+        }
+    }
+}
+
 /// `Thu Nov 26 2026 10:00:00 GMT+0000 (Coordinated Universal Time)`, Node's `Date#toString` in UTC.
 fn format_http_date(secs: u64) -> String {
     let days = secs / 86_400;
@@ -268,6 +346,31 @@ mod tests {
             super::format_http_date(1_795_000_000),
             "Wed Nov 18 2026 11:06:40 GMT+0000 (Coordinated Universal Time)"
         );
+    }
+
+    #[test]
+    fn reads_what_it_writes() {
+        let hs: super::Handshake = serde_json::from_value(serde_json::json!({
+            "headers": {"host": "example.com", "x-many": ["a", "b"]},
+            "time": "whatever",
+            "address": "::1",
+            "xdomain": true,
+            "secure": false,
+            "issued": 1_795_000_000_000u64,
+            "url": "/socket.io/?EIO=4",
+            "query": {"EIO": "4", "n": 3},
+            "auth": {"token": "t"},
+        }))
+        .unwrap();
+        assert_eq!(hs.headers().get_all("x-many").iter().count(), 2);
+        assert_eq!(hs.address(), "::1");
+        assert!(hs.xdomain());
+        assert_eq!(hs.issued(), 1_795_000_000_000);
+        assert_eq!(hs.query().get("n").map(String::as_str), Some("3"));
+        assert_eq!(hs.auth()["token"], "t");
+        let again = serde_json::to_value(&hs).unwrap();
+        assert_eq!(again["url"], "/socket.io/?EIO=4");
+        assert_eq!(again["headers"]["host"], "example.com");
     }
 
     #[test]

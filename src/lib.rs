@@ -46,6 +46,7 @@ mod handler;
 mod handshake;
 mod io;
 mod layer;
+mod legacy;
 mod metrics;
 mod namespace;
 mod serve_client;

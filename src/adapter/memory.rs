@@ -99,6 +99,17 @@ impl MemoryAdapter {
         }
     }
 
+    /// Whether `room` has a member on this node (a socket's own id counts), without allocating:
+    /// cluster adapters drop messages for rooms they do not have before decoding them.
+    pub fn has_room(&self, room: &str) -> bool {
+        if self.read().rooms.contains_key(room) {
+            return true;
+        }
+        self.ctx
+            .namespace()
+            .is_some_and(|ns| ns.sockets_map().contains_key(room))
+    }
+
     fn targets(&self, opts: &BroadcastOptions) -> Vec<Socket> {
         let mut out = Vec::new();
         self.for_each_target(opts, |s| out.push(s.clone()));
@@ -116,7 +127,7 @@ impl MemoryAdapter {
         self.for_each_target(opts, |socket| {
             before(socket);
             socket.notify_outgoing_packet(packet);
-            match socket.enqueue(&encoded, opts.flags.volatile) {
+            match socket.enqueue(&encoded, opts.flags.volatile, opts.flags.compress) {
                 Ok(true) => sent += 1,
                 Ok(false) => {}
                 Err(_) => slow.push(socket.clone()),

@@ -7,6 +7,8 @@
 //! through it and publishes it to the other nodes.
 
 mod memory;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -15,6 +17,8 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 pub use memory::MemoryAdapter;
+#[cfg(feature = "redis")]
+pub use redis::{RedisAdapter, RedisAdapterBuilder, RedisAdapterError};
 
 use crate::handshake::Handshake;
 use crate::namespace::{Namespace, NsInner};
@@ -28,17 +32,28 @@ pub type Room = Arc<str>;
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// Modifiers of a broadcast.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BroadcastFlags {
     /// Drop the packet for clients that cannot receive it right now.
     pub volatile: bool,
-    /// Compress the packet where the transport can (kept for the wire format; polling bodies
-    /// and websocket frames are not compressed yet).
+    /// Let the packet be compressed (default `true`, as in Node): with `false`, a polling response
+    /// carrying only such packets is not HTTP-compressed. Websocket frames are never compressed.
     pub compress: bool,
     /// Deliver on this node only, even with a cluster adapter.
     pub local: bool,
     /// How long to wait for acknowledgements.
     pub timeout: Option<Duration>,
+}
+
+impl Default for BroadcastFlags {
+    fn default() -> Self {
+        BroadcastFlags {
+            volatile: false,
+            compress: true,
+            local: false,
+            timeout: None,
+        }
+    }
 }
 
 /// Which sockets an operation targets: those in any of `rooms` (every socket when empty), minus
@@ -73,10 +88,14 @@ pub enum AdapterError {
     /// returns partial results.
     #[error("timeout reached: only {answered} of {expected} nodes answered")]
     Timeout {
-        /// Nodes that answered (this node included).
+        /// Nodes that answered (this node included, except for server-side emits, which only
+        /// other nodes answer).
         answered: usize,
         /// Nodes expected.
         expected: usize,
+        /// The answers that did come, for operations that hand back partial results
+        /// (`server_side_emit_with_ack`); empty for the others.
+        responses: Vec<Args>,
     },
     /// The cluster is out of reach (for example Redis is down).
     #[error("adapter unavailable: {0}")]
@@ -90,8 +109,9 @@ pub struct AckStream {
     pub expected: usize,
     /// Each reached client's answer, as it comes.
     pub answers: tokio::sync::mpsc::UnboundedReceiver<Args>,
-    /// More clients reported by other nodes, as they report.
-    pub more_expected: Option<tokio::sync::mpsc::UnboundedReceiver<usize>>,
+    /// More clients reported by other nodes, as they report; closed once every node has
+    /// reported. An error means the other nodes cannot be reached (their answers will not come).
+    pub more_expected: Option<tokio::sync::mpsc::UnboundedReceiver<Result<usize, AdapterError>>>,
 }
 
 /// The rooms index and fan-out of one namespace. Object-safe: a namespace holds a

@@ -291,13 +291,7 @@ mod tests {
     #[tokio::test]
     async fn big_bodies_compress_off_the_runtime_thread() {
         let big = Bytes::from(vec![b'a'; BLOCKING_ABOVE * 2]);
-        let c = maybe_compress(
-            Some(HttpCompression::default()),
-            true,
-            &accept("gzip"),
-            big,
-        )
-        .await;
+        let c = maybe_compress(Some(HttpCompression::default()), true, &accept("gzip"), big).await;
         assert_eq!(c.coding, Some(Coding::Gzip));
         assert!(c.body.len() < 4096);
     }

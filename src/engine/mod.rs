@@ -1,5 +1,5 @@
 //! Engine.IO v4: sessions, handshake, heartbeat, long-polling, websocket and the upgrade between
-//! them.
+//! them; Engine.IO v3 (legacy clients) with `allow_eio3`; HTTP compression of polling bodies.
 //!
 //! The engine knows nothing of Socket.IO. It hands whole messages (text or binary) to an
 //! [`EngineHandler`] and takes messages to send through an [`EngineSocket`]. It can be served on
@@ -51,9 +51,12 @@ pub use socket::EngineSocket;
 pub use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 pub(crate) use layer::{DynEngine, Route};
+pub(crate) use payload_v3::form_decode;
 pub(crate) use server::Engine;
 pub(crate) use sid::generate as generate_id;
 pub(crate) use socket::Frame;
+#[cfg(test)]
+pub(crate) use v3::test_socket;
 
 /// A whole Engine.IO message, as the application sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

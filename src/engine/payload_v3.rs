@@ -113,7 +113,10 @@ fn with_type(kind: u8, data: Bytes) -> Result<Packet, PacketError> {
 fn decode_text_packet(text: &str) -> Result<Packet, PacketError> {
     if let Some(rest) = text.strip_prefix('b') {
         let mut chars = rest.chars();
-        let kind = chars.next().and_then(|c| c.to_digit(10)).ok_or(PacketError)?;
+        let kind = chars
+            .next()
+            .and_then(|c| c.to_digit(10))
+            .ok_or(PacketError)?;
         let data = STANDARD.decode(chars.as_str()).map_err(|_| PacketError)?;
         return with_type(kind as u8, data.into());
     }
@@ -252,14 +255,19 @@ pub(crate) fn binary_frame(data: &[u8]) -> Bytes {
 
 /// The digits of a JSONP callback index (Node keeps only the digits of `j`).
 pub(crate) fn jsonp_index(j: &str) -> Box<str> {
-    j.chars().filter(char::is_ascii_digit).collect::<String>().into()
+    j.chars()
+        .filter(char::is_ascii_digit)
+        .collect::<String>()
+        .into()
 }
 
 /// Wraps a text payload for JSONP: `___eio[<index>]("<payload>");`. The payload is written as a
 /// JSON string, with U+2028 and U+2029 escaped so that it is valid JavaScript.
 pub(crate) fn jsonp_wrap(index: &str, payload: &str) -> String {
     let json = serde_json::to_string(payload).unwrap_or_else(|_| "\"\"".into());
-    let json = json.replace('\u{2028}', "\\u2028").replace('\u{2029}', "\\u2029");
+    let json = json
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029");
     format!("___eio[{index}]({json});")
 }
 
@@ -276,12 +284,12 @@ pub(crate) fn jsonp_unwrap(body: &str) -> Option<String> {
     while let Some(i) = rest.find('\\') {
         out.push_str(&rest[..i]);
         let tail = &rest[i..];
-        if tail.starts_with("\\\\n") {
+        if let Some(after) = tail.strip_prefix("\\\\n") {
             out.push_str("\\n");
-            rest = &tail[3..];
-        } else if tail.starts_with("\\n") {
+            rest = after;
+        } else if let Some(after) = tail.strip_prefix("\\n") {
             out.push('\n');
-            rest = &tail[2..];
+            rest = after;
         } else {
             out.push('\\');
             rest = &tail[1..];
@@ -304,7 +312,9 @@ pub(crate) fn form_decode(s: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok());
                 match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                     Some(b) => {
                         out.push(b);
@@ -445,7 +455,9 @@ mod tests {
         assert_eq!(&binary_frame(&[9, 8])[..], &[4, 9, 8]);
         assert_eq!(
             decode_binary_packet(Bytes::from_static(&[4, 9, 8])),
-            Ok(Packet::Message(Message::Binary(Bytes::from_static(&[9, 8]))))
+            Ok(Packet::Message(Message::Binary(Bytes::from_static(&[
+                9, 8
+            ]))))
         );
         assert!(decode_binary_packet(Bytes::new()).is_err());
         assert!(decode_binary_packet(Bytes::from_static(&[7])).is_err());
@@ -453,7 +465,7 @@ mod tests {
 
     #[test]
     fn jsonp() {
-        assert_eq!(jsonp_index("1x2"), "12".into());
+        assert_eq!(&*jsonp_index("1x2"), "12");
         assert_eq!(
             jsonp_wrap("0", "6:4a\"b\n\u{2028}"),
             "___eio[0](\"6:4a\\\"b\\n\\u2028\");"

@@ -12,20 +12,9 @@ use http::{HeaderValue, Response, StatusCode, header, request::Parts};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use super::error::status_response;
-use super::packet::{decode_payload, encode_payload};
 use super::server::{Engine, Session};
 use super::socket::{Frame, SessionOwner};
-use super::{DisconnectReason, EngineHandler, Transport};
-
-/// A `200 text/plain; charset=UTF-8` response carrying `frames` as a polling payload.
-pub(crate) fn payload_response<'a>(frames: impl IntoIterator<Item = &'a Frame>) -> Response<Body> {
-    let mut res = Response::new(Body::from(encode_payload(frames)));
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=UTF-8"),
-    );
-    res
-}
+use super::{DisconnectReason, EngineHandler, Transport, v3};
 
 /// Closes the session if a pending GET is dropped before it answered: the client went away
 /// ("poll connection closed prematurely" in Node).
@@ -49,10 +38,12 @@ impl<H: EngineHandler> Drop for PendingGet<'_, H> {
     }
 }
 
-/// A GET: answers with everything queued, waiting for something if nothing is.
+/// A GET: answers with everything queued, waiting for something if nothing is. The body is in
+/// the session's format (v4, v3, JSONP), compressed as `parts` accepts when the packets allow.
 pub(crate) async fn get<H: EngineHandler>(
     engine: &Arc<Engine<H>>,
     session: Arc<Session<H>>,
+    parts: &Parts,
 ) -> Response<Body> {
     let shared = &session.socket.shared;
     {
@@ -71,6 +62,7 @@ pub(crate) async fn get<H: EngineHandler>(
         answered: false,
     };
     let mut frames = VecDeque::new();
+    let mut compress = false;
     poll_fn(|cx| {
         let moving = {
             let st = shared.lock();
@@ -80,7 +72,9 @@ pub(crate) async fn get<H: EngineHandler>(
             frames.push_back(Frame::NOOP);
             return Poll::Ready(());
         }
-        shared.poll_drain(cx, &mut frames)
+        shared
+            .poll_drain_compress(cx, &mut frames)
+            .map(|c| compress = c)
     })
     .await;
     guard.answered = true;
@@ -88,7 +82,7 @@ pub(crate) async fn get<H: EngineHandler>(
     if shared.lock().closed.is_some() {
         engine.forget(shared.id());
     }
-    payload_response(&frames)
+    v3::polling_response(&engine.config, shared, &parts.headers, &frames, compress).await
 }
 
 /// A POST: decodes the payload and hands each packet over in order.
@@ -103,7 +97,7 @@ pub(crate) async fn post<H: EngineHandler>(
         .headers
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes() == b"application/octet-stream");
-    if binary {
+    if binary && session.socket.protocol() != 3 {
         tracing::debug!(sid = id, "binary POST on Engine.IO v4: invalid content");
         engine.close_session(id, DisconnectReason::TransportError);
         return status_response(StatusCode::BAD_REQUEST);
@@ -133,7 +127,7 @@ pub(crate) async fn post<H: EngineHandler>(
         }
     };
     // Packets before a bad one are still handed over, as Node does.
-    for packet in decode_payload(body) {
+    for packet in v3::decode_post(&session.socket.shared, binary, body) {
         match packet {
             Ok(packet) => {
                 if !engine.on_packet(&session, packet) {
@@ -183,6 +177,9 @@ async fn read_body<H: EngineHandler>(
 /// close with "ping timeout" when no pong follows within `ping_timeout`. Paused while the
 /// session upgrades; once on websocket, the websocket task takes over and this one ends.
 pub(crate) fn spawn_heartbeat<H: EngineHandler>(engine: Arc<Engine<H>>, session: Arc<Session<H>>) {
+    if session.socket.protocol() == 3 {
+        return v3::spawn_heartbeat(engine, session);
+    }
     let start = tokio::time::Instant::now();
     let span = tracing::debug_span!(
         "engine.io",
@@ -237,7 +234,7 @@ pub(crate) fn spawn_heartbeat<H: EngineHandler>(engine: Arc<Engine<H>>, session:
 
 /// Waits until `deadline` or until `done()` holds. Returns `false` when the session closed or
 /// moved to websocket, which ends the polling heartbeat.
-async fn wait_until<H: EngineHandler>(
+pub(super) async fn wait_until<H: EngineHandler>(
     session: &Session<H>,
     deadline: tokio::time::Instant,
     done: impl Fn() -> bool,

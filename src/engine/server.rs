@@ -13,6 +13,7 @@ use super::config::EngineConfig;
 use super::error::RequestError;
 use super::packet::{self, Packet};
 use super::socket::{EngineSocket, Frame, SessionOwner};
+use super::v3::PollingFormat;
 use super::{DisconnectReason, EngineHandler, Transport, polling, sid, websocket};
 
 const SHARDS: usize = 16;
@@ -94,6 +95,10 @@ pub(crate) struct Query<'a> {
     pub(crate) eio: Option<&'a str>,
     pub(crate) transport: Option<&'a str>,
     pub(crate) sid: Option<String>,
+    /// `b64` with a value: binary as base64 in v3 polling bodies.
+    pub(crate) b64: bool,
+    /// `j`: JSONP polling, with this callback index.
+    pub(crate) j: Option<&'a str>,
 }
 
 impl<'a> Query<'a> {
@@ -105,6 +110,8 @@ impl<'a> Query<'a> {
                 "EIO" => q.eio = Some(v),
                 "transport" => q.transport = Some(v),
                 "sid" => q.sid = Some(percent_decode(v)),
+                "b64" => q.b64 = !v.is_empty(),
+                "j" => q.j = Some(v),
                 _ => {}
             }
         }
@@ -214,14 +221,16 @@ impl<H: EngineHandler> Engine<H> {
             }
         };
         let mut res = match (&query.sid, transport) {
-            (None, Transport::Polling) => self.open_polling(parts),
+            (None, Transport::Polling) => self.open_polling(parts).await,
             (None, Transport::Websocket) => websocket::open(self, parts),
             (Some(sid), Transport::Websocket) => match self.session(sid) {
                 Some(session) => websocket::upgrade(self, session, parts),
                 None => RequestError::UnknownSid.into_ws_response(),
             },
             (Some(sid), Transport::Polling) => match self.session(sid) {
-                Some(session) if parts.method == Method::GET => polling::get(&self, session).await,
+                Some(session) if parts.method == Method::GET => {
+                    polling::get(&self, session, &parts).await
+                }
                 Some(session) if parts.method == Method::POST => {
                     polling::post(&self, session, &parts, body).await
                 }
@@ -277,8 +286,10 @@ impl<H: EngineHandler> Engine<H> {
         if let Some(allow) = &self.config.allow_request {
             allow(parts).await.map_err(RequestError::Forbidden)?;
         }
-        if query.eio != Some("4") {
-            return Err(RequestError::UnsupportedProtocolVersion);
+        match query.eio {
+            Some("4") => {}
+            Some("3") if self.config.allow_eio3 => {}
+            _ => return Err(RequestError::UnsupportedProtocolVersion),
         }
         Ok(transport)
     }
@@ -311,9 +322,17 @@ impl<H: EngineHandler> Engine<H> {
             Some(f) => f(parts),
             None => sid::generate(),
         };
+        let query = Query::parse(parts.uri.query().unwrap_or(""));
+        // `verify` let only `EIO=4`, or `EIO=3` with `allow_eio3`, this far.
+        let protocol = if query.eio == Some("3") { 3 } else { 4 };
+        let format = match transport {
+            Transport::Polling => PollingFormat::from_query(query.b64, query.j),
+            Transport::Websocket => PollingFormat::default(),
+        };
         let socket = EngineSocket::new(
             id,
-            4,
+            protocol,
+            format,
             transport,
             self.config.max_buffered_packets,
             self.owner(),
@@ -325,7 +344,7 @@ impl<H: EngineHandler> Engine<H> {
         session
     }
 
-    fn open_polling(self: &Arc<Self>, parts: Parts) -> Response<Body> {
+    async fn open_polling(self: &Arc<Self>, parts: Parts) -> Response<Body> {
         let session = self.create_session(&parts, Transport::Polling);
         let sid = session.socket.id().to_owned();
         let mut frames = vec![self.open_packet(&sid, Transport::Polling)];
@@ -333,8 +352,10 @@ impl<H: EngineHandler> Engine<H> {
             frames.push(packet::message_frame(msg.clone()));
         }
         frames.extend(session.socket.shared.lock().queue.drain(..));
-        polling::spawn_heartbeat(self.clone(), session);
-        let mut res = polling::payload_response(&frames);
+        polling::spawn_heartbeat(self.clone(), session.clone());
+        let shared = &session.socket.shared;
+        let mut res =
+            super::v3::polling_response(&self.config, shared, &parts.headers, &frames, true).await;
         if let Some(cookie) = &self.config.cookie {
             if let Ok(v) = HeaderValue::from_str(&cookie.header_value(&sid)) {
                 res.headers_mut().insert(header::SET_COOKIE, v);
@@ -350,15 +371,21 @@ impl<H: EngineHandler> Engine<H> {
             Packet::Message(msg) => {
                 self.handler.on_message(&session.conn, &session.socket, msg);
             }
-            Packet::Pong { .. } => session.socket.shared.on_pong(),
+            Packet::Pong { .. } if session.socket.protocol() != 3 => {
+                session.socket.shared.on_pong()
+            }
+            // Engine.IO v3 runs the heartbeat the other way: the client pings.
+            Packet::Ping { .. } if session.socket.protocol() == 3 => {
+                super::v3::on_client_ping(&session.socket)
+            }
             Packet::Close => {
                 self.close_session(session.socket.id(), DisconnectReason::TransportClose);
                 return false;
             }
-            Packet::Ping { .. } => {
+            Packet::Ping { .. } | Packet::Pong { .. } => {
                 tracing::debug!(
                     sid = session.socket.id(),
-                    "invalid heartbeat direction: the client sent a ping"
+                    "invalid heartbeat direction: the client sent a ping (v4) or a pong (v3)"
                 );
                 self.close_session(session.socket.id(), DisconnectReason::TransportError);
                 return false;

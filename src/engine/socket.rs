@@ -294,11 +294,7 @@ impl Shared {
     }
 
     pub(crate) fn fire_close(&self, reason: DisconnectReason, description: &str) {
-        let taken = self
-            .events
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let taken = self.events.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(ev) = taken {
             for f in &ev.close {
                 f(reason, description);

@@ -70,7 +70,10 @@ where
         return (encode_payload(frames), TEXT);
     }
     if !format.b64 && payload_v3::has_binary(frames.clone()) {
-        return (payload_v3::encode_binary(frames), "application/octet-stream");
+        return (
+            payload_v3::encode_binary(frames),
+            "application/octet-stream",
+        );
     }
     (payload_v3::encode_text(frames).into(), TEXT)
 }
@@ -178,7 +181,11 @@ pub(crate) fn ws_heartbeat_expired(
 pub(crate) fn spawn_heartbeat<H: EngineHandler>(engine: Arc<Engine<H>>, session: Arc<Session<H>>) {
     let window = engine.config.ping_interval + engine.config.ping_timeout;
     let mut deadline = tokio::time::Instant::now() + window;
-    session.socket.shared.awaiting_pong.store(true, Ordering::Release);
+    session
+        .socket
+        .shared
+        .awaiting_pong
+        .store(true, Ordering::Release);
     tokio::spawn(async move {
         let shared = &session.socket.shared;
         loop {
@@ -190,11 +197,32 @@ pub(crate) fn spawn_heartbeat<H: EngineHandler>(engine: Arc<Engine<H>>, session:
                 deadline = tokio::time::Instant::now() + window;
                 continue;
             }
-            tracing::debug!(sid = shared.id(), "ping timeout (no ping from the v3 client)");
+            tracing::debug!(
+                sid = shared.id(),
+                "ping timeout (no ping from the v3 client)"
+            );
             engine.close_session(shared.id(), DisconnectReason::PingTimeout);
             return;
         }
     });
+}
+
+/// A session handle with no engine behind it, for unit tests of the layers above.
+#[cfg(test)]
+pub(crate) fn test_socket(id: &str, protocol: u8) -> EngineSocket {
+    struct NoEngine;
+    impl SessionOwner for NoEngine {
+        fn close_session(&self, _id: &str, _reason: DisconnectReason) {}
+    }
+    let owner: std::sync::Weak<dyn SessionOwner> = std::sync::Weak::<NoEngine>::new();
+    EngineSocket::new(
+        id.to_owned(),
+        protocol,
+        PollingFormat::default(),
+        super::Transport::Polling,
+        16,
+        owner,
+    )
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use super::error::RequestError;
 use super::packet::{self, Packet};
 use super::server::{Engine, Session};
 use super::socket::{Frame, SessionOwner};
-use super::{DisconnectReason, EngineHandler, Message, Transport};
+use super::{DisconnectReason, EngineHandler, Message, Transport, payload_v3, v3};
 
 type Ws = WebSocketStream<TokioIo<Upgraded>>;
 
@@ -235,9 +235,12 @@ async fn probe<H: EngineHandler>(session: &Session<H>, ws: &mut Ws) -> bool {
     }
 }
 
-fn to_ws(frame: Frame) -> WsMessage {
+/// A frame as a websocket message; `legacy` (Engine.IO v3) binary messages start with the
+/// packet type byte.
+fn to_ws(frame: Frame, legacy: bool) -> WsMessage {
     match frame {
         Frame::Text(t) => WsMessage::Text(t),
+        Frame::Binary(b) if legacy => WsMessage::Binary(payload_v3::binary_frame(&b)),
         Frame::Binary(b) => WsMessage::Binary(b),
     }
 }
@@ -283,7 +286,9 @@ fn run<H: EngineHandler>(
         let id = shared.id();
         let interval = engine.config.ping_interval;
         let timeout = engine.config.ping_timeout;
-        let heartbeat = tokio::time::sleep(interval);
+        // Engine.IO v3: the client pings; the deadline is `interval + timeout` after the last.
+        let legacy = shared.protocol() == 3;
+        let heartbeat = tokio::time::sleep(if legacy { interval + timeout } else { interval });
         tokio::pin!(heartbeat);
         let mut awaiting_pong = false;
 
@@ -303,6 +308,14 @@ fn run<H: EngineHandler>(
                             Ok(p) => p,
                             Err(_) => {
                                 tracing::warn!(sid = id, "websocket frame is not an engine.io packet");
+                                engine.close_session(id, DisconnectReason::ParseError);
+                                return Poll::Ready(End::Gone);
+                            }
+                        },
+                        WsMessage::Binary(b) if legacy => match payload_v3::decode_binary_packet(b) {
+                            Ok(p) => p,
+                            Err(_) => {
+                                tracing::warn!(sid = id, "websocket frame is not an engine.io v3 packet");
                                 engine.close_session(id, DisconnectReason::ParseError);
                                 return Poll::Ready(End::Gone);
                             }
@@ -337,13 +350,19 @@ fn run<H: EngineHandler>(
         }
 
         // Heartbeat.
-        if awaiting_pong && !shared.awaiting_pong.load(Ordering::Acquire) {
+        if legacy {
+            if v3::ws_heartbeat_expired(shared, heartbeat.as_mut(), interval + timeout, cx) {
+                tracing::debug!(sid = id, "ping timeout (no ping from the v3 client)");
+                engine.close_session(id, DisconnectReason::PingTimeout);
+                return Poll::Ready(End::Gone);
+            }
+        } else if awaiting_pong && !shared.awaiting_pong.load(Ordering::Acquire) {
             awaiting_pong = false;
             heartbeat
                 .as_mut()
                 .reset(tokio::time::Instant::now() + interval);
         }
-        if heartbeat.as_mut().poll(cx).is_ready() {
+        if !legacy && heartbeat.as_mut().poll(cx).is_ready() {
             if awaiting_pong {
                 tracing::debug!(sid = id, "ping timeout");
                 engine.close_session(id, DisconnectReason::PingTimeout);
@@ -372,7 +391,7 @@ fn run<H: EngineHandler>(
                 Poll::Pending => break,
             }
             let Some(frame) = out.pop_front() else { break };
-            if let Err(e) = ws.start_send_unpin(to_ws(frame)) {
+            if let Err(e) = ws.start_send_unpin(to_ws(frame, legacy)) {
                 engine.close_session(id, reason_of(&e));
                 return Poll::Ready(End::Gone);
             }
@@ -406,10 +425,11 @@ async fn say_goodbye(
     shared: Arc<super::socket::Shared>,
     reason: DisconnectReason,
 ) {
+    let legacy = shared.protocol() == 3;
     let flush = async {
         out.extend(shared.lock().queue.drain(..));
         for frame in out.drain(..) {
-            ws.feed(to_ws(frame)).await?;
+            ws.feed(to_ws(frame, legacy)).await?;
         }
         ws.close(None).await
     };

@@ -15,6 +15,7 @@ mod args;
 mod de;
 mod error;
 mod json;
+mod msgpack;
 mod packet;
 mod placeholder;
 mod ser;
@@ -28,13 +29,14 @@ pub use tokio_tungstenite::tungstenite::Utf8Bytes;
 pub use args::Args;
 pub use error::{ArgsError, ParseError};
 pub use json::{DecodeState, DefaultParser};
+pub use msgpack::MsgpackParser;
 pub use packet::{EventName, Packet, PacketData, PacketType, RESERVED_EVENTS};
 
 /// Turns Engine.IO messages into Socket.IO packets and back.
 ///
 /// Object safe, so the server holds a `Box<dyn Parser>` / `Arc<dyn Parser>` chosen at build time:
-/// [`DefaultParser`] (JSON plus binary attachments, Node's default) or a msgpack parser, whose
-/// packets are single binary messages.
+/// [`DefaultParser`] (JSON plus binary attachments, Node's default) or [`MsgpackParser`]
+/// (`socket.io-msgpack-parser`), whose packets are single binary messages.
 pub trait Parser: Send + Sync + fmt::Debug + 'static {
     /// Decodes a text message. `text` is the Engine.IO message data without its type digit `4`.
     /// Returns `None` when the packet waits for binary attachments (kept in `state`).

@@ -191,7 +191,7 @@ async fn nothing_is_served_when_off_or_when_there_is_no_installation() {
 // The chat in a browser
 
 /// One browser at a time: two Chromiums on a small machine make both slow.
-static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn browser_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -4,10 +4,13 @@
 
 mod chat;
 mod common;
+mod compat;
 mod engine_client;
 mod engine_raw;
 mod hardening;
 mod metrics;
 mod props;
+#[cfg(feature = "redis")]
+mod redis;
 mod server_api;
 mod socketio;

@@ -28,7 +28,10 @@
 //   connect_again {id, auth?}        socket.connect() again (with a new auth), answered like connect
 //   close_engine {id}                closes the client's Engine.IO connection (not the socket)
 //   state      {id}                  {connected, active, sid, transport, recovered}
-//   load_connect {n, opts?}          n clients, each with its own Manager (forceNew), connected
+//   load_connect {n, opts?, waitMs=8000}  n more clients, each with its own Manager (forceNew);
+//                                    answers {connected, errors, waiting, distinctIds} once each
+//                                    connected or failed, or at waitMs (a namespace CONNECT has
+//                                    no timeout of its own in socket.io-client)
 //   load_emit  {}                    each load client emits "inc" with its index and waits for
 //                                    the ack (index + 1); answers {ok, failures}
 //   load_close {}                    disconnects every load client

@@ -194,15 +194,21 @@ impl Js {
     }
 
     pub async fn start_with(url: &str, opts: Value) -> Js {
+        Self::start_script("sio.mjs", url, json!({ "opts": opts, "timeoutMs": 30000 })).await
+    }
+
+    /// Starts another driver of `tests/js` that speaks the same line protocol (`compat.mjs`),
+    /// with `args` as its JSON argument.
+    pub async fn start_script(script: &str, url: &str, args: Value) -> Js {
         let dir = js_dir();
         assert!(
             dir.join("node_modules").is_dir(),
             "tests/js/node_modules is missing: run ./scripts/test once (or `npm ci` in tests/js)"
         );
         let mut child = tokio::process::Command::new("node")
-            .arg(dir.join("sio.mjs"))
+            .arg(dir.join(script))
             .arg(url)
-            .arg(json!({ "opts": opts, "timeoutMs": 30000 }).to_string())
+            .arg(args.to_string())
             .current_dir(&dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -1,0 +1,320 @@
+//! The [`Adapter`] operations of a namespace on a Redis cluster: each is applied locally through
+//! the memory adapter and published to the other nodes, as `@socket.io/redis-adapter` does.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmpv::Value;
+use tokio::sync::mpsc;
+
+use super::core::{Acc, AckPending, NsAdapter, NsCore};
+use super::wire::{self, kind};
+use crate::adapter::{
+    AckStream, Adapter, AdapterError, BoxFuture, BroadcastOptions, Room, SocketInfo,
+};
+use crate::protocol::{Args, Packet};
+use crate::socket::Socket;
+
+impl Adapter for NsAdapter {
+    fn add_all(&self, sid: &str, rooms: &[Room]) {
+        self.0.local.add_all(sid, rooms)
+    }
+
+    fn del(&self, sid: &str, room: &str) {
+        self.0.local.del(sid, room)
+    }
+
+    fn del_all(&self, sid: &str) {
+        self.0.local.del_all(sid)
+    }
+
+    fn socket_rooms(&self, sid: &str) -> Vec<Room> {
+        self.0.local.socket_rooms(sid)
+    }
+
+    fn sockets(&self, opts: &BroadcastOptions) -> Vec<Socket> {
+        self.0.local.sockets(opts)
+    }
+
+    fn local_rooms(&self) -> Vec<Room> {
+        self.0.local.local_rooms()
+    }
+
+    fn broadcast(&self, packet: Packet, opts: &BroadcastOptions) {
+        let core = &self.0;
+        if !opts.flags.local {
+            if let Some(p) = wire::packet_value(&packet) {
+                let msg = Value::Array(vec![
+                    Value::from(core.uid.as_str()),
+                    p,
+                    wire::opts_value(opts, true),
+                ]);
+                core.shared
+                    .publish(core.ch.for_broadcast(opts), wire::encode_msgpack(&msg));
+            }
+        }
+        core.local.broadcast(packet, opts);
+    }
+
+    fn broadcast_with_ack(&self, packet: Packet, opts: &BroadcastOptions) -> AckStream {
+        if opts.flags.local {
+            return self.0.local.broadcast_with_ack(packet, opts);
+        }
+        broadcast_with_ack(&self.0, packet, opts)
+    }
+
+    fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        if opts.flags.local {
+            return self.0.local.add_sockets(opts, rooms);
+        }
+        let (core, o, r) = (self.0.clone(), opts.clone(), rooms.to_vec());
+        self.0.publish_or_apply(
+            kind::REMOTE_JOIN,
+            opts,
+            ("rooms", wire::rooms_value(rooms)),
+            move || core.local.add_sockets(&o, &r),
+        );
+    }
+
+    fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        if opts.flags.local {
+            return self.0.local.del_sockets(opts, rooms);
+        }
+        let (core, o, r) = (self.0.clone(), opts.clone(), rooms.to_vec());
+        self.0.publish_or_apply(
+            kind::REMOTE_LEAVE,
+            opts,
+            ("rooms", wire::rooms_value(rooms)),
+            move || core.local.del_sockets(&o, &r),
+        );
+    }
+
+    fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) {
+        if opts.flags.local {
+            return self.0.local.disconnect_sockets(opts, close);
+        }
+        let (core, o) = (self.0.clone(), opts.clone());
+        self.0.publish_or_apply(
+            kind::REMOTE_DISCONNECT,
+            opts,
+            ("close", Value::Boolean(close)),
+            move || core.local.disconnect_sockets(&o, close),
+        );
+    }
+
+    fn fetch_sockets(
+        &self,
+        opts: &BroadcastOptions,
+    ) -> BoxFuture<Result<Vec<SocketInfo>, AdapterError>> {
+        let local: Vec<SocketInfo> = self
+            .0
+            .local
+            .sockets(opts)
+            .iter()
+            .map(Socket::info)
+            .collect();
+        if opts.flags.local {
+            return Box::pin(async move { Ok(local) });
+        }
+        let core = self.0.clone();
+        let opts = wire::opts_value(opts, false);
+        Box::pin(async move {
+            let servers = core.shared.num_sub(&core.ch.request).await?;
+            if servers <= 1 {
+                return Ok(local);
+            }
+            let timeout = core.shared.config.requests_timeout;
+            let extra = vec![("opts", opts)];
+            match core
+                .request(
+                    kind::REMOTE_FETCH,
+                    extra,
+                    servers,
+                    1,
+                    Acc::Sockets(local),
+                    timeout,
+                )
+                .await?
+            {
+                Acc::Sockets(sockets) => Ok(sockets),
+                _ => Ok(Vec::new()),
+            }
+        })
+    }
+
+    fn all_rooms(&self) -> BoxFuture<Result<HashSet<Room>, AdapterError>> {
+        let local: HashSet<Room> = self.0.local.local_rooms().into_iter().collect();
+        let core = self.0.clone();
+        Box::pin(async move {
+            let servers = core.shared.num_sub(&core.ch.request).await?;
+            if servers <= 1 {
+                return Ok(local);
+            }
+            let timeout = core.shared.config.requests_timeout;
+            match core
+                .request(
+                    kind::ALL_ROOMS,
+                    Vec::new(),
+                    servers,
+                    1,
+                    Acc::Rooms(local),
+                    timeout,
+                )
+                .await?
+            {
+                Acc::Rooms(rooms) => Ok(rooms),
+                _ => Ok(HashSet::new()),
+            }
+        })
+    }
+
+    fn server_count(&self) -> BoxFuture<Result<usize, AdapterError>> {
+        let core = self.0.clone();
+        Box::pin(async move { core.shared.num_sub(&core.ch.request).await })
+    }
+
+    fn server_side_emit(
+        &self,
+        event: String,
+        args: Args,
+        timeout: Option<Duration>,
+    ) -> BoxFuture<Result<Vec<Args>, AdapterError>> {
+        let core = self.0.clone();
+        let mut data = vec![Value::from(event)];
+        data.extend(wire::args_values(&args));
+        let data = Value::Array(data);
+        let Some(timeout) = timeout else {
+            let body = wire::encode_json(&wire::map(vec![
+                ("uid", Value::from(core.uid.as_str())),
+                ("type", Value::from(kind::SERVER_SIDE_EMIT)),
+                ("data", data),
+            ]));
+            // Queued now, so it keeps its place among this node's other publications.
+            let receipt = core.shared.enqueue(core.ch.request.clone(), body);
+            return Box::pin(async move { receipt?.wait().await.map(|()| Vec::new()) });
+        };
+        Box::pin(async move {
+            // Every other node answers; this one does not.
+            let others = core
+                .shared
+                .num_sub(&core.ch.request)
+                .await?
+                .saturating_sub(1);
+            if others == 0 {
+                return Ok(Vec::new());
+            }
+            let extra = vec![("data", data)];
+            let acc = Acc::Answers(Vec::new());
+            match core
+                .request(kind::SERVER_SIDE_EMIT, extra, others, 0, acc, timeout)
+                .await?
+            {
+                Acc::Answers(answers) => Ok(answers),
+                _ => Ok(Vec::new()),
+            }
+        })
+    }
+
+    fn close(&self) -> BoxFuture<()> {
+        let core = self.0.clone();
+        Box::pin(async move { core.close() })
+    }
+}
+
+/// A broadcast with acknowledgements across the cluster: published as a type-7 request (without
+/// a packet id: each node numbers its own), delivered locally, then every other node reports how
+/// many clients it reached (type 8) and forwards each client's answer (type 9). The stream's
+/// counts close once every node has reported; everything is forgotten at the flags' timeout
+/// (the requests timeout without one).
+fn broadcast_with_ack(core: &Arc<NsCore>, packet: Packet, opts: &BroadcastOptions) -> AckStream {
+    let wait = opts
+        .flags
+        .timeout
+        .unwrap_or(core.shared.config.requests_timeout);
+    let (answers_tx, answers_rx) = mpsc::unbounded_channel();
+    let (counts_tx, counts_rx) = mpsc::unbounded_channel();
+    let request_id = wire::random_id(12);
+    let mut receipt = None;
+    match wire::packet_value(&packet) {
+        // Not an event (nothing else is broadcast with acks): local only.
+        None => {}
+        Some(p) => {
+            let body = wire::encode_msgpack(&wire::map(vec![
+                ("uid", Value::from(core.uid.as_str())),
+                ("requestId", Value::from(request_id.as_str())),
+                ("type", Value::from(kind::BROADCAST)),
+                ("packet", p),
+                ("opts", wire::opts_value(opts, true)),
+            ]));
+            // Registered before publishing: this node skips its own copy by this id.
+            core.acks().insert(
+                request_id.clone(),
+                AckPending {
+                    answers: answers_tx.clone(),
+                    counts: Some(counts_tx.clone()),
+                    reported: 0,
+                    servers: None,
+                },
+            );
+            match core.shared.enqueue(core.ch.request.clone(), body) {
+                Ok(r) => receipt = Some(r),
+                Err(e) => {
+                    core.acks().remove(&request_id);
+                    let _ = counts_tx.send(Err(e));
+                }
+            }
+        }
+    }
+    drop(counts_tx);
+    let mut local = core.local.broadcast_with_ack(packet, opts);
+    let expected = local.expected;
+    let core = core.clone();
+    core.shared.runtime.clone().spawn(async move {
+        let deadline = tokio::time::Instant::now() + wait;
+        let forward = async {
+            while let Some(answer) = local.answers.recv().await {
+                if answers_tx.send(answer).is_err() {
+                    break;
+                }
+            }
+        };
+        let follow = async {
+            let Some(receipt) = receipt else {
+                return;
+            };
+            let servers = match receipt.wait().await {
+                Ok(()) => core.shared.num_sub(&core.ch.request).await,
+                Err(e) => Err(e),
+            };
+            let mut acks = core.acks();
+            match servers {
+                Ok(n) => {
+                    if let Some(a) = acks.get_mut(&request_id) {
+                        a.servers = Some(n.saturating_sub(1));
+                        a.check_counts();
+                    }
+                }
+                Err(e) => {
+                    if let Some(a) = acks.remove(&request_id) {
+                        if let Some(counts) = a.counts {
+                            let _ = counts.send(Err(e));
+                        }
+                    }
+                }
+            }
+        };
+        let both = async {
+            tokio::join!(forward, follow);
+            // Stay until the deadline: remote acks may still come.
+            std::future::pending::<()>().await;
+        };
+        let _ = tokio::time::timeout_at(deadline, both).await;
+        core.acks().remove(&request_id);
+    });
+    AckStream {
+        expected,
+        answers: answers_rx,
+        more_expected: Some(counts_rx),
+    }
+}
