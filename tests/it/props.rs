@@ -5,8 +5,8 @@
 //! runs a long campaign (docs/reliability.md records one). Failures are not persisted to files.
 
 use axum_socketio::protocol::{
-    Args, DecodeState, DefaultParser, Encoded, EncodedFrame, EventName, Packet, PacketData,
-    ParseError, Parser, RESERVED_EVENTS, Utf8Bytes,
+    Args, DecodeState, DefaultParser, Encoded, EncodedFrame, EventName, MsgpackParser, Packet,
+    PacketData, ParseError, Parser, RESERVED_EVENTS, Utf8Bytes,
 };
 use bytes::Bytes;
 use proptest::prelude::*;
@@ -430,6 +430,98 @@ fn extreme_shapes_never_panic() {
         if let Ok(Some(p)) = parser.decode_text(&mut state, Utf8Bytes::from(body)) {
             check_decoded(&parser, &p)?;
         }
+        Ok(())
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The msgpack parser
+
+/// Packets written by the msgpack parser read back the same (one binary message each).
+#[test]
+fn msgpack_packets_round_trip() {
+    let parser = MsgpackParser::new();
+    run(500, packet(), |p| {
+        let enc = parser.encode(&p);
+        prop_assert!(enc.attachments.is_empty());
+        let EncodedFrame::Binary(bytes) = &enc.first else {
+            return Err(TestCaseError::fail("msgpack writes binary messages"));
+        };
+        let decoded = parser
+            .decode_binary(&mut DecodeState::new(), bytes.clone())
+            .map_err(|e| TestCaseError::fail(format!("{e} for {p:?}")))?
+            .ok_or_else(|| TestCaseError::fail("incomplete"))?;
+        prop_assert_eq!(decoded.nsp.as_str(), p.nsp.as_str());
+        prop_assert_eq!(decoded.id, p.id);
+        prop_assert_eq!(decoded.packet_type(), p.packet_type());
+        let EncodedFrame::Binary(again) = parser.encode(&decoded).first else {
+            return Err(TestCaseError::fail("msgpack writes binary messages"));
+        };
+        prop_assert_eq!(bytes, &again);
+        if let (Some(a), Some(b)) = (p.args(), decoded.args()) {
+            let a: Vec<Mp> = a.to_values().unwrap().into_iter().map(js_number).collect();
+            prop_assert_eq!(a, b.to_values().unwrap());
+        }
+        Ok(())
+    });
+}
+
+/// What a JavaScript peer sees: an integral float is an integer (the msgpack writer, like
+/// notepack, writes it as one).
+fn js_number(v: Mp) -> Mp {
+    match v {
+        Mp::F64(f) if f.fract() == 0.0 && (0.0..9_007_199_254_740_992.0).contains(&f) => {
+            Mp::from(f as u64)
+        }
+        Mp::F64(f) if f.fract() == 0.0 && (-9_007_199_254_740_992.0..0.0).contains(&f) => {
+            Mp::from(f as i64)
+        }
+        Mp::Array(items) => Mp::Array(items.into_iter().map(js_number).collect()),
+        Mp::Map(entries) => Mp::Map(
+            entries
+                .into_iter()
+                .map(|(k, v)| (js_number(k), js_number(v)))
+                .collect(),
+        ),
+        v => v,
+    }
+}
+
+/// Any bytes: a packet or an error, never a panic; text is always refused.
+#[test]
+fn msgpack_decoder_never_panics() {
+    let parser = MsgpackParser::new();
+    let input = prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..64),
+        // A valid packet with bytes flipped, cut or appended.
+        (packet(), any::<prop::sample::Index>(), any::<u8>()).prop_map(|(p, at, b)| {
+            let EncodedFrame::Binary(bytes) = MsgpackParser::new().encode(&p).first else {
+                unreachable!()
+            };
+            let mut v = bytes.to_vec();
+            let i = at.index(v.len().max(1));
+            match b % 3 {
+                0 if i < v.len() => v[i] ^= b | 1,
+                1 => v.truncate(i),
+                _ => v.push(b),
+            }
+            v
+        }),
+    ];
+    run(1000, input, |bytes| {
+        let mut state = DecodeState::new();
+        if let Ok(Some(p)) = parser.decode_binary(&mut state, Bytes::from(bytes)) {
+            if let Some(args) = p.args() {
+                let _ = args.to_values();
+                let _ = args.deserialize::<Json>();
+            }
+            let _ = parser.encode(&p);
+        }
+        prop_assert!(
+            parser
+                .decode_text(&mut state, Utf8Bytes::from_static("2[\"x\"]"))
+                .is_err()
+        );
         Ok(())
     });
 }
