@@ -52,6 +52,11 @@ pub(crate) fn decode_text(text: Utf8Bytes) -> Result<Packet, PacketError> {
         }
         b'5' => Packet::Upgrade,
         b'6' => Packet::Noop,
+        // A binary message as base64 text, as Node's parser also reads it on websocket.
+        b'b' => {
+            let data = STANDARD.decode(rest).map_err(|_| PacketError)?;
+            Packet::Message(Message::Binary(data.into()))
+        }
         _ => return Err(PacketError),
     };
     Ok(packet)
@@ -86,10 +91,6 @@ pub(crate) fn decode_payload(body: Bytes) -> impl Iterator<Item = Result<Packet,
 }
 
 fn decode_segment(segment: Bytes) -> Result<Packet, PacketError> {
-    if segment.first() == Some(&b'b') {
-        let data = STANDARD.decode(&segment[1..]).map_err(|_| PacketError)?;
-        return Ok(Packet::Message(Message::Binary(data.into())));
-    }
     let text = Utf8Bytes::try_from(segment).map_err(|_| PacketError)?;
     decode_text(text)
 }

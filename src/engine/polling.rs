@@ -208,7 +208,7 @@ pub(crate) fn spawn_heartbeat<H: EngineHandler>(engine: Arc<Engine<H>>, session:
                 }
             }
             shared.awaiting_pong.store(true, Ordering::Release);
-            if session.socket.send_frame(Frame::PING).is_err() {
+            if session.socket.send_control(Frame::PING).is_err() {
                 return;
             }
             let deadline = ping_at + timeout;

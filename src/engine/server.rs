@@ -108,7 +108,14 @@ impl<'a> Query<'a> {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             match k {
                 "EIO" => q.eio = Some(v),
-                "transport" => q.transport = Some(v),
+                // A repeated `transport` is a list in Node, which matches no transport.
+                "transport" => {
+                    q.transport = if q.transport.is_some() {
+                        Some("")
+                    } else {
+                        Some(v)
+                    }
+                }
                 "sid" => q.sid = Some(percent_decode(v)),
                 "b64" => q.b64 = !v.is_empty(),
                 "j" => q.j = Some(v),

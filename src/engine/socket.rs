@@ -239,6 +239,20 @@ impl EngineSocket {
         Ok(())
     }
 
+    /// Queues a control frame (a ping): it ignores the outbox bound, so that a client that stops
+    /// reading still gets pinged and is reclaimed by the ping timeout.
+    pub(crate) fn send_control(&self, frame: Frame) -> Result<(), SendError> {
+        {
+            let mut st = self.shared.lock();
+            if st.closed.is_some() {
+                return Err(SendError::Closed);
+            }
+            st.queue.push_back(frame);
+        }
+        self.shared.waker.wake();
+        Ok(())
+    }
+
     /// Queues one frame.
     pub(crate) fn send_frame(&self, frame: Frame) -> Result<(), SendError> {
         self.send_frames(std::iter::once(frame), 1)

@@ -152,7 +152,10 @@ pub(crate) fn upgrade<H: EngineHandler>(
         let shared = &session.socket.shared;
         let refused = {
             let mut st = shared.lock();
-            let refused = st.upgrade_started || st.upgraded || st.closed.is_some();
+            let refused = st.upgrade_started
+                || st.upgraded
+                || st.transport == Transport::Websocket
+                || st.closed.is_some();
             st.upgrade_started |= !refused;
             refused
         };

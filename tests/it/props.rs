@@ -281,7 +281,6 @@ fn json_arguments_round_trip() {
 /// A client's float arrives as the same f64 when a handler reads it (JSON.parse is exact; the
 /// Rust side uses ryu to write, so only reading can be off).
 #[test]
-#[ignore = "bug: serde_json is built without `float_roundtrip`, so reading 1017731.6025390625 gives 1017731.6025390624 (1 ULP off)"]
 fn floats_parse_exactly() {
     let parser = DefaultParser::new();
     let finite = any::<f64>().prop_filter("finite", |f| f.is_finite());

@@ -115,7 +115,6 @@ async fn connections_that_never_join_a_namespace_are_reclaimed() {
 /// ping, and the session must still end (Node's buffer has no bound, so its ping always goes
 /// out and the ping timeout always fires).
 #[tokio::test]
-#[ignore = "bug: a polling session whose outbox is full when its client vanishes is never reclaimed: spawn_heartbeat (src/engine/polling.rs) returns when send_frame(PING) fails with Full, and nothing else ends the session"]
 async fn a_vanished_polling_client_with_a_full_outbox_is_reclaimed() {
     let (s, _log) = server(strict().max_buffered_packets(8)).await;
     let p = Polling::handshake(s.addr, "/socket.io").await;

@@ -1132,7 +1132,7 @@ async fn websocket_takeover(addr: SocketAddr, io: &Io) -> Result<(), String> {
 }
 
 #[tokio::test]
-#[ignore = "bug: 6 hostile inputs get another answer than Node's (close code 1004, base64 text frame on websocket, invalid UTF-8 POST, repeated transport parameter, PUT with a sid, websocket takeover of a websocket session keeps both transports); see docs/reliability.md"]
+#[ignore = "differs from Node: a close frame with code 1004 gives \"transport close\" (Node: \"transport error\"), and invalid UTF-8 in a POST gives \"parse error\" (Node: \"forced close\"); see docs/reliability.md"]
 async fn divergent_inputs() {
     let (s, log) = server(strict()).await;
     let mut failures = Vec::new();
