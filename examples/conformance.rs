@@ -78,6 +78,12 @@ async fn main() {
     if msgpack {
         sio = sio.parser(MsgpackParser::new());
     }
+    // RECOVERY=1 turns connection state recovery on (off by default: the protocol suites expect
+    // a CONNECT reply with `sid` only). Across nodes it needs a session store the pub/sub Redis
+    // adapter does not have, so with REDIS_URL it is per node.
+    if std::env::var("RECOVERY").is_ok_and(|v| v == "1") {
+        sio = sio.connection_state_recovery(Duration::from_secs(120), true);
+    }
     // With REDIS_URL (and the `redis` feature), the server joins a Redis cluster.
     #[cfg(feature = "redis")]
     if let Ok(url) = std::env::var("REDIS_URL") {

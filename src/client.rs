@@ -104,40 +104,94 @@ impl Client {
             self.send(&packet);
             return;
         };
+        let recovery = self.io.0.config.recovery;
+        // A client coming back presents its private session id and the last offset it saw.
+        let restore = recovery.and_then(|_| {
+            let pid = auth.get("pid")?.as_str()?.to_owned();
+            let offset = auth.get("offset")?.as_str()?.to_owned();
+            Some((pid, offset))
+        });
         let handshake = Handshake::new(self.base.clone(), auth);
-        let socket = Socket::new(
-            legacy::socket_id(&self.conn, ns.name()).into(),
-            ns.clone(),
-            self.clone(),
-            handshake,
-        );
         let middlewares =
             ns.0.hooks
                 .read()
                 .unwrap_or_else(|e| e.into_inner())
                 .middlewares
                 .clone();
-        if middlewares.is_empty() {
-            self.finish_connect(ns, socket);
+        let fresh = |client: &Arc<Client>, handshake: Handshake| {
+            Socket::new(
+                legacy::socket_id(&client.conn, ns.name()).into(),
+                ns.clone(),
+                client.clone(),
+                handshake,
+                recovery.map(|_| Arc::from(engine::generate_id())),
+                false,
+            )
+        };
+        if middlewares.is_empty() && restore.is_none() {
+            let socket = fresh(self, handshake);
+            self.finish_connect(ns, socket, None);
             return;
         }
         self.lock().connecting.push(nsp.clone());
         let client = self.clone();
+        let ns2 = ns.clone();
         tokio::spawn(async move {
-            for mw in middlewares {
-                if let Err(ConnectError { message, data }) = mw(socket.clone()).await {
-                    client.lock().connecting.retain(|n| *n != nsp);
-                    tracing::debug!(sid = client.conn.id(), nsp = nsp.as_str(), %message, "connection refused by a middleware");
-                    client.send(&legacy::connect_error(&client.conn, nsp, &message, data));
-                    return;
+            let ns = ns2;
+            let mut restored = None;
+            if let Some((pid, offset)) = restore {
+                match ns.adapter().restore_session(&pid, &offset).await {
+                    Ok(found) => restored = found,
+                    Err(e) => tracing::warn!(error = %e, "session not restored"),
+                }
+            }
+            let socket = match &restored {
+                Some((session, _)) => {
+                    tracing::debug!(
+                        sid = client.conn.id(),
+                        socket = &*session.sid,
+                        "session restored"
+                    );
+                    Socket::new(
+                        session.sid.clone(),
+                        ns.clone(),
+                        client.clone(),
+                        handshake,
+                        Some(session.pid.clone()),
+                        true,
+                    )
+                }
+                None => Socket::new(
+                    legacy::socket_id(&client.conn, ns.name()).into(),
+                    ns.clone(),
+                    client.clone(),
+                    handshake,
+                    recovery.map(|_| Arc::from(engine::generate_id())),
+                    false,
+                ),
+            };
+            let skip = restored.is_some() && recovery.is_some_and(|r| r.skip_middlewares);
+            if !skip {
+                for mw in middlewares {
+                    if let Err(ConnectError { message, data }) = mw(socket.clone()).await {
+                        client.lock().connecting.retain(|n| *n != nsp);
+                        tracing::debug!(sid = client.conn.id(), nsp = nsp.as_str(), %message, "connection refused by a middleware");
+                        client.send(&legacy::connect_error(&client.conn, nsp, &message, data));
+                        return;
+                    }
                 }
             }
             client.lock().connecting.retain(|n| *n != nsp);
-            client.finish_connect(ns, socket);
+            client.finish_connect(ns, socket, restored);
         });
     }
 
-    fn finish_connect(&self, ns: Namespace, socket: Socket) {
+    fn finish_connect(
+        &self,
+        ns: Namespace,
+        socket: Socket,
+        restored: Option<crate::recovery::Restored>,
+    ) {
         {
             let mut st = self.lock();
             if st.closed {
@@ -151,9 +205,22 @@ impl Client {
         ns.insert_socket(socket.clone());
         socket.set_connected();
         socket.join(socket.id_arc());
-        let reply = legacy::connect_reply(&self.conn, ns.name_bytes().clone(), socket.id(), None);
+        if let Some((session, missed)) = restored {
+            socket.join(session.rooms);
+            socket.set_data_value(session.data);
+            // Missed packets go out before the CONNECT reply, as in Node.
+            for packet in &missed {
+                let _ = socket.send_packet(packet, false);
+            }
+        }
+        let reply = legacy::connect_reply(
+            &self.conn,
+            ns.name_bytes().clone(),
+            socket.id(),
+            socket.pid(),
+        );
         let _ = socket.send_packet(&reply, false);
-        tracing::info!(sid = self.conn.id(), socket = %socket.id(), nsp = ns.name(), "socket connected");
+        tracing::info!(sid = self.conn.id(), socket = %socket.id(), nsp = ns.name(), recovered = socket.recovered(), "socket connected");
         let handlers =
             ns.0.hooks
                 .read()

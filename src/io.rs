@@ -33,6 +33,7 @@ pub(crate) struct IoConfig {
     pub(crate) parser: Arc<dyn Parser>,
     pub(crate) adapter: Arc<dyn AdapterFactory>,
     pub(crate) state: http::Extensions,
+    pub(crate) recovery: Option<crate::recovery::RecoveryConfig>,
 }
 
 pub(crate) struct IoInner {

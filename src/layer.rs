@@ -110,6 +110,7 @@ pub struct SocketIoBuilder {
     parser: Arc<dyn Parser>,
     adapter: Arc<dyn AdapterFactory>,
     state: http::Extensions,
+    recovery: Option<crate::recovery::RecoveryConfig>,
     serve_client: bool,
     client_dir: Option<PathBuf>,
 }
@@ -141,6 +142,7 @@ impl SocketIoBuilder {
             parser: Arc::new(DefaultParser::new()),
             adapter: Arc::new(MemoryAdapterFactory),
             state: http::Extensions::new(),
+            recovery: None,
             serve_client: true,
             client_dir: None,
         }
@@ -175,6 +177,25 @@ impl SocketIoBuilder {
     /// The adapter of every namespace (default: in memory).
     pub fn adapter(mut self, factory: impl AdapterFactory) -> Self {
         self.adapter = Arc::new(factory);
+        self
+    }
+
+    /// Connection state recovery (Node's `connectionStateRecovery`, default off): a client that
+    /// drops for a recoverable reason and comes back within `max_disconnection_duration` gets the
+    /// same socket id, rooms and data, and every event it missed, before the CONNECT reply.
+    /// With `skip_middlewares`, a restored socket skips the connect middlewares. Node's defaults
+    /// are 2 minutes and `true` ([`RecoveryConfig::default`](crate::RecoveryConfig)). Kept in
+    /// the adapter: the memory adapter keeps at most
+    /// [`MAX_STORED_PACKETS`](crate::MAX_STORED_PACKETS) packets per namespace.
+    pub fn connection_state_recovery(
+        mut self,
+        max_disconnection_duration: Duration,
+        skip_middlewares: bool,
+    ) -> Self {
+        self.recovery = Some(crate::recovery::RecoveryConfig {
+            max_disconnection_duration,
+            skip_middlewares,
+        });
         self
     }
 
@@ -337,6 +358,7 @@ impl SocketIoBuilder {
             parser: self.parser,
             adapter: self.adapter,
             state: self.state,
+            recovery: self.recovery,
         });
         let engine = Engine::new(
             self.engine.config().clone(),

@@ -49,6 +49,7 @@ mod layer;
 mod legacy;
 mod metrics;
 mod namespace;
+mod recovery;
 mod serve_client;
 mod socket;
 
@@ -62,4 +63,5 @@ pub use layer::{SocketIoBuilder, SocketIoLayer, SocketIoService};
 pub use metrics::Metrics;
 pub use namespace::{ConnectError, Namespace, ParentNamespace};
 pub use protocol::Args;
+pub use recovery::{MAX_STORED_PACKETS, RecoveryConfig, Restored, SessionState};
 pub use socket::{DisconnectReason, EmitError, PacketMiddleware, Socket, SocketEmitter};

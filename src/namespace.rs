@@ -107,6 +107,7 @@ impl Namespace {
             adapter: io.config.adapter.create(AdapterContext {
                 ns: weak.clone(),
                 name: name_arc,
+                recovery: io.config.recovery,
             }),
             hooks,
             ack_ids: AtomicU64::new(0),

@@ -158,6 +158,8 @@ pub(crate) struct SocketInner {
     connected: AtomicBool,
     closing: AtomicBool,
     recovered: bool,
+    /// The private session id of connection state recovery.
+    pid: Option<Arc<str>>,
     span: tracing::Span,
 }
 
@@ -186,6 +188,8 @@ impl Socket {
         ns: Namespace,
         client: Arc<Client>,
         handshake: Handshake,
+        pid: Option<Arc<str>>,
+        recovered: bool,
     ) -> Socket {
         let span = tracing::debug_span!("socket", id = &*id, nsp = ns.name());
         Socket(Arc::new(SocketInner {
@@ -200,7 +204,8 @@ impl Socket {
             data: Mutex::new(serde_json::Value::Null),
             connected: AtomicBool::new(false),
             closing: AtomicBool::new(false),
-            recovered: false,
+            recovered,
+            pid,
         }))
     }
 
@@ -265,6 +270,14 @@ impl Socket {
         let value = serde_json::to_value(data)?;
         *self.0.data.lock().unwrap_or_else(|e| e.into_inner()) = value;
         Ok(())
+    }
+
+    pub(crate) fn pid(&self) -> Option<&str> {
+        self.0.pid.as_deref()
+    }
+
+    pub(crate) fn set_data_value(&self, value: serde_json::Value) {
+        *self.0.data.lock().unwrap_or_else(|e| e.into_inner()) = value;
     }
 
     pub(crate) fn data_value(&self) -> serde_json::Value {
@@ -338,6 +351,16 @@ impl Socket {
         }
         self.notify_outgoing(event, &args);
         let packet = Packet::event(self.0.ns.name_bytes().clone(), event, args);
+        if self.0.pid.is_some() && !volatile {
+            // With recovery on, a plain emit is a broadcast to the socket's own room, so that it
+            // gets an offset and is kept for a client that comes back (as in Node).
+            let opts = BroadcastOptions {
+                rooms: vec![self.id_arc()],
+                ..Default::default()
+            };
+            self.0.ns.adapter().broadcast(packet, &opts);
+            return Ok(());
+        }
         self.send_packet_with(&packet, volatile, compress)
     }
 
@@ -828,6 +851,19 @@ impl Socket {
             }
         };
         run(&disconnecting);
+        if let Some(pid) = &self.0.pid {
+            if crate::recovery::recoverable(reason) {
+                self.0
+                    .ns
+                    .adapter()
+                    .persist_session(crate::recovery::SessionState {
+                        sid: self.id_arc(),
+                        pid: pid.clone(),
+                        rooms: self.rooms(),
+                        data: self.data_value(),
+                    });
+            }
+        }
         self.0.ns.adapter().del_all(self.id());
         self.0.ns.remove_socket(self.id());
         self.0.client.remove_socket(self.nsp());

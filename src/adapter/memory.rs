@@ -22,15 +22,25 @@ struct Index {
 pub struct MemoryAdapter {
     ctx: AdapterContext,
     index: RwLock<Index>,
+    recovery: Option<std::sync::Mutex<crate::recovery::Store>>,
 }
 
 impl MemoryAdapter {
     /// A memory adapter for the namespace of `ctx`.
     pub fn new(ctx: AdapterContext) -> Self {
         MemoryAdapter {
+            recovery: ctx
+                .recovery
+                .map(|c| std::sync::Mutex::new(crate::recovery::Store::new(c))),
             ctx,
             index: RwLock::new(Index::default()),
         }
+    }
+
+    fn recovery_store(&self) -> Option<std::sync::MutexGuard<'_, crate::recovery::Store>> {
+        self.recovery
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Index> {
@@ -250,8 +260,28 @@ impl Adapter for MemoryAdapter {
         rooms
     }
 
-    fn broadcast(&self, packet: Packet, opts: &BroadcastOptions) {
+    fn broadcast(&self, mut packet: Packet, opts: &BroadcastOptions) {
+        if let Some(mut store) = self.recovery_store() {
+            store.keep(&mut packet, opts);
+        }
         self.deliver(&packet, opts, |_| {});
+    }
+
+    fn persist_session(&self, session: crate::recovery::SessionState) {
+        if let Some(mut store) = self.recovery_store() {
+            store.persist(session);
+        }
+    }
+
+    fn restore_session(
+        &self,
+        pid: &str,
+        offset: &str,
+    ) -> BoxFuture<Result<Option<crate::recovery::Restored>, AdapterError>> {
+        let restored = self
+            .recovery_store()
+            .and_then(|mut store| store.restore(pid, offset));
+        Box::pin(async move { Ok(restored) })
     }
 
     fn broadcast_with_ack(&self, mut packet: Packet, opts: &BroadcastOptions) -> AckStream {

@@ -158,6 +158,23 @@ pub trait Adapter: Send + Sync + 'static {
         args: Args,
         timeout: Option<Duration>,
     ) -> BoxFuture<Result<Vec<Args>, AdapterError>>;
+    /// Connection state recovery: keeps the session of a socket that left for a recoverable
+    /// reason. Adapters without a session store ignore it (the client then gets a fresh socket).
+    fn persist_session(&self, session: crate::recovery::SessionState) {
+        let _ = session;
+    }
+
+    /// Connection state recovery: the session of `pid` and the packets after `offset` it missed,
+    /// if both are still known.
+    fn restore_session(
+        &self,
+        pid: &str,
+        offset: &str,
+    ) -> BoxFuture<Result<Option<crate::recovery::Restored>, AdapterError>> {
+        let _ = (pid, offset);
+        Box::pin(async { Ok(None) })
+    }
+
     /// Releases what the adapter holds (subscriptions, tasks).
     fn close(&self) -> BoxFuture<()> {
         Box::pin(async {})
@@ -185,6 +202,7 @@ impl AdapterFactory for MemoryAdapterFactory {
 pub struct AdapterContext {
     pub(crate) ns: Weak<NsInner>,
     pub(crate) name: Arc<str>,
+    pub(crate) recovery: Option<crate::recovery::RecoveryConfig>,
 }
 
 impl AdapterContext {

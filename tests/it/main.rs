@@ -10,6 +10,7 @@ mod engine_raw;
 mod hardening;
 mod metrics;
 mod props;
+mod recovery;
 #[cfg(feature = "redis")]
 mod redis;
 mod server_api;

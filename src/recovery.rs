@@ -1,0 +1,173 @@
+//! Connection state recovery on one node: the sessions of sockets that dropped for a recoverable
+//! reason, and the packets they may have missed, so that a client coming back within
+//! `max_disconnection_duration` gets the same socket id, rooms and data, and every event it
+//! missed.
+//!
+//! Memory is bounded: packets older than `max_disconnection_duration` and sessions that expired
+//! are swept on every store, and at most [`MAX_STORED_PACKETS`] packets are kept per namespace
+//! (the oldest go first; a client whose offset fell out gets a fresh socket, as with an expired
+//! session).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::adapter::{BroadcastOptions, Room};
+use crate::protocol::{Packet, PacketData};
+use crate::socket::DisconnectReason;
+
+/// How many packets one namespace keeps for recovery at most.
+pub const MAX_STORED_PACKETS: usize = 10_000;
+
+/// The `connectionStateRecovery` options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecoveryConfig {
+    /// How long a disconnected socket can be restored (Node's default: 2 minutes).
+    pub max_disconnection_duration: Duration,
+    /// Whether a restored socket skips the connect middlewares (Node's default: true).
+    pub skip_middlewares: bool,
+}
+
+impl Default for RecoveryConfig {
+    fn default() -> Self {
+        RecoveryConfig {
+            max_disconnection_duration: Duration::from_secs(120),
+            skip_middlewares: true,
+        }
+    }
+}
+
+/// Disconnect reasons after which a session is kept: the client did not mean to leave.
+pub(crate) fn recoverable(reason: DisconnectReason) -> bool {
+    matches!(
+        reason,
+        DisconnectReason::TransportError
+            | DisconnectReason::TransportClose
+            | DisconnectReason::ForcedClose
+            | DisconnectReason::PingTimeout
+            | DisconnectReason::ServerShuttingDown
+            | DisconnectReason::ForcedServerClose
+    )
+}
+
+/// A restored session and the packets it missed, oldest first.
+pub type Restored = (SessionState, Vec<Packet>);
+
+/// What a restored socket gets back.
+#[derive(Debug, Clone)]
+pub struct SessionState {
+    /// The socket id.
+    pub sid: Arc<str>,
+    /// The private session id the client presents to come back.
+    pub pid: Arc<str>,
+    /// The rooms it was in.
+    pub rooms: Vec<Room>,
+    /// Its `data`.
+    pub data: serde_json::Value,
+}
+
+struct Stored {
+    offset: Arc<str>,
+    at: Instant,
+    packet: Packet,
+    rooms: Vec<Room>,
+    except: Vec<Room>,
+}
+
+/// The recovery store of one namespace.
+pub(crate) struct Store {
+    config: RecoveryConfig,
+    sessions: HashMap<Arc<str>, (SessionState, Instant)>,
+    packets: VecDeque<Stored>,
+    prefix: String,
+    counter: AtomicU64,
+}
+
+impl Store {
+    pub(crate) fn new(config: RecoveryConfig) -> Self {
+        Store {
+            config,
+            sessions: HashMap::new(),
+            packets: VecDeque::new(),
+            // Offsets from a previous run of the server must not match this one's.
+            prefix: crate::engine::generate_id()[..8].to_owned(),
+            counter: AtomicU64::new(0),
+        }
+    }
+
+    fn sweep(&mut self, now: Instant) {
+        let max = self.config.max_disconnection_duration;
+        while self
+            .packets
+            .front()
+            .is_some_and(|p| now.duration_since(p.at) > max)
+        {
+            self.packets.pop_front();
+        }
+        self.sessions
+            .retain(|_, (_, at)| now.duration_since(*at) <= max);
+    }
+
+    /// Gives an event its offset (appended as its last argument) and keeps it. Returns false
+    /// for packets that are not kept (acks expected, volatile, not an event).
+    pub(crate) fn keep(&mut self, packet: &mut Packet, opts: &BroadcastOptions) -> bool {
+        if packet.id.is_some() || opts.flags.volatile {
+            return false;
+        }
+        let PacketData::Event { args, .. } = &mut packet.data else {
+            return false;
+        };
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let offset: Arc<str> = format!("{}-{:x}", self.prefix, n).into();
+        if args.push(&*offset).is_err() {
+            return false;
+        }
+        let now = Instant::now();
+        self.sweep(now);
+        if self.packets.len() >= MAX_STORED_PACKETS {
+            self.packets.pop_front();
+        }
+        self.packets.push_back(Stored {
+            offset,
+            at: now,
+            packet: packet.clone(),
+            rooms: opts.rooms.clone(),
+            except: opts.except.clone(),
+        });
+        true
+    }
+
+    /// Keeps the session of a socket that left for a recoverable reason.
+    pub(crate) fn persist(&mut self, session: SessionState) {
+        let now = Instant::now();
+        self.sweep(now);
+        self.sessions.insert(session.pid.clone(), (session, now));
+    }
+
+    /// The session of `pid` and the packets after `offset` that would have reached it, if the
+    /// session is still young enough and the offset still known.
+    pub(crate) fn restore(
+        &mut self,
+        pid: &str,
+        offset: &str,
+    ) -> Option<(SessionState, Vec<Packet>)> {
+        self.sweep(Instant::now());
+        let position = self.packets.iter().position(|p| &*p.offset == offset)?;
+        let (session, _) = self.sessions.remove(pid)?;
+        let reaches = |p: &Stored| {
+            let target = p.rooms.is_empty() || p.rooms.iter().any(|r| session.rooms.contains(r));
+            target && !p.except.iter().any(|r| session.rooms.contains(r))
+        };
+        let missed = self
+            .packets
+            .iter()
+            .skip(position + 1)
+            .filter(|p| reaches(p))
+            .map(|p| p.packet.clone())
+            .collect();
+        Some((session, missed))
+    }
+}
