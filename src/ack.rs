@@ -63,7 +63,18 @@ pub enum AckSendError {
     Emit(#[from] EmitError),
 }
 
-/// The acknowledgement callback of an event. Always extracts; when the client asked for none,
+/// The acknowledgement callback of an event.
+///
+/// ```
+/// use axum_socketio::{Ack, Data};
+///
+/// // socket.on("sum", sum): the client calls `socket.emit("sum", 1, 2, (total) => …)`.
+/// async fn sum(Data((a, b)): Data<(i64, i64)>, ack: Ack) {
+///     ack.send(&(a + b)).ok();
+/// }
+/// ```
+///
+/// Always extracts; when the client asked for none,
 /// [`send`](Ack::send) does nothing and says so. Every handler of the event (catch-all ones
 /// included) gets one, and they share it as Node's listeners share the callback: the first
 /// `send` answers, later ones do nothing and say so.

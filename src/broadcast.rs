@@ -78,6 +78,24 @@ pub struct PartialAcks<R: fmt::Debug> {
 
 /// A selection of sockets: every socket of a namespace, narrowed by rooms and exceptions, with
 /// flags (Node's `BroadcastOperator`).
+///
+/// ```
+/// # async fn f(io: axum_socketio::Io) {
+/// use std::time::Duration;
+///
+/// io.to(["room-1", "room-2"]).except("banned").emit("news", &"hello").ok();
+/// io.local().volatile().emit("tick", &1).ok();
+/// // Every answer, or the partial answers with the error at the timeout.
+/// match io.timeout(Duration::from_secs(2)).emit_with_ack::<_, bool>("ready?", &()).await {
+///     Ok(answers) => println!("{} ready", answers.len()),
+///     Err(partial) => println!("{} answered before: {}", partial.responses.len(), partial.error),
+/// }
+/// let sockets = io.in_("room-1").fetch_sockets().await.unwrap_or_default();
+/// for s in sockets {
+///     s.join("everyone-from-room-1");
+/// }
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct BroadcastOperator {
     ns: Namespace,

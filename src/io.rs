@@ -43,7 +43,8 @@ pub(crate) struct IoInner {
     new_namespace: RwLock<Vec<NewNamespaceListener>>,
     server_side: RwLock<HashMap<String, ServerSideHandler>>,
     engine: OnceLock<Weak<dyn DynEngine>>,
-    route: OnceLock<Route>,
+    /// Kept for `serve`; taken by `close` to break the cycle Io → engine → handler → Io.
+    route: std::sync::Mutex<Option<Route>>,
     closed: AtomicBool,
     closed_notify: tokio::sync::Notify,
     pub(crate) counters: Counters,
@@ -79,7 +80,7 @@ impl Io {
             new_namespace: RwLock::new(Vec::new()),
             server_side: RwLock::new(HashMap::new()),
             engine: OnceLock::new(),
-            route: OnceLock::new(),
+            route: std::sync::Mutex::new(None),
             closed: AtomicBool::new(false),
             closed_notify: tokio::sync::Notify::new(),
             counters: Counters::default(),
@@ -90,7 +91,7 @@ impl Io {
 
     pub(crate) fn set_engine(&self, engine: Weak<dyn DynEngine>, route: Route) {
         let _ = self.0.engine.set(engine);
-        let _ = self.0.route.set(route);
+        *self.0.route.lock().unwrap_or_else(|e| e.into_inner()) = Some(route);
     }
 
     pub(crate) fn parser(&self) -> Arc<dyn Parser> {
@@ -457,7 +458,8 @@ impl Io {
     // ----- lifecycle -----
 
     /// Closes the server: every socket leaves with "server shutting down", adapters are closed,
-    /// every connection (long-polls and websockets) ends, and [`closed`](Self::closed) resolves,
+    /// every connection (long-polls and websockets) ends, the server lets go of what it holds
+    /// (it is freed once the last handle and layer are dropped), and [`closed`](Self::closed) resolves,
     /// which ends a server started by [`listen`](Self::listen) and can drive axum's graceful
     /// shutdown.
     pub async fn close(&self) {
@@ -473,6 +475,21 @@ impl Io {
         if let Some(engine) = self.0.engine.get().and_then(Weak::upgrade) {
             engine.close_all(EngineReason::ServerShuttingDown);
         }
+        // The server holds itself through two cycles (Io → engine → handler → Io, and Io ↔ its
+        // namespaces); once closed it lets go of both, so dropping every handle frees it.
+        self.0
+            .route
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        self.0
+            .parents
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        let namespaces =
+            std::mem::take(&mut *self.0.namespaces.write().unwrap_or_else(|e| e.into_inner()));
+        drop(namespaces);
         self.0.closed_notify.notify_waiters();
     }
 
@@ -501,10 +518,16 @@ impl Io {
 
     /// Like [`listen`](Self::listen), on a listener already bound.
     pub async fn serve(&self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-        let Some(route) = self.0.route.get() else {
+        let route = self
+            .0
+            .route
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let Some(route) = route else {
             return Err(std::io::Error::other("this Io has no engine"));
         };
-        let layer = crate::layer::SocketIoLayer::from_parts(self.clone(), route.clone());
+        let layer = crate::layer::SocketIoLayer::from_parts(self.clone(), route);
         let app = axum::Router::new().layer(layer);
         axum::serve(
             listener,

@@ -164,6 +164,27 @@ pub(crate) struct SocketInner {
 }
 
 /// One client in one namespace (Node's `Socket`). Cheap to clone; move it into tasks freely.
+///
+/// ```
+/// use std::time::Duration;
+/// use axum_socketio::{Data, Socket};
+///
+/// async fn on_connection(socket: Socket) {
+///     socket.join("lobby");
+///     socket.emit("welcome", &("hello", socket.id())).ok();
+///     socket.on("chat", |socket: Socket, Data(text): Data<String>| async move {
+///         // To everyone in the lobby but the sender.
+///         socket.to("lobby").emit("chat", &text).ok();
+///     });
+///     let answer: Result<String, _> = socket
+///         .timeout(Duration::from_secs(5))
+///         .emit_with_ack("name?", &())
+///         .await;
+///     if let Ok(name) = answer {
+///         socket.set_data(&name).ok();
+///     }
+/// }
+/// ```
 #[derive(Clone)]
 pub struct Socket(pub(crate) Arc<SocketInner>);
 

@@ -206,3 +206,46 @@ async fn a_broadcast_ack_of_the_wrong_shape_counts_as_an_answer_and_fails_the_ca
     js.exit().await;
     s.assert_clean().await;
 }
+
+/// Sets its flag when dropped: tells whether the server that holds it as state was freed.
+#[derive(Clone)]
+struct DropFlag(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        if Arc::strong_count(&self.0) == 2 {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_closed_server_is_freed_once_its_handles_are_dropped() {
+    let freed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let layer = SocketIoLayer::builder()
+        .with_state(DropFlag(freed.clone()))
+        .build();
+    let io = layer.io();
+    io.of("/admin");
+    io.on_connection(|socket: Socket| async move {
+        socket.join("room");
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn({
+        let io = io.clone();
+        async move { io.serve(listener).await }
+    });
+    let mut js = Js::start(&format!("http://{addr}")).await;
+    js.connect("a", "/", json!({"transports": ["websocket"]}))
+        .await;
+    io.close().await;
+    within("the server ends", server).await.unwrap().unwrap();
+    js.exit().await;
+    drop(io);
+    drop(layer);
+    wait_until("the server's state is dropped", || {
+        freed.load(std::sync::atomic::Ordering::SeqCst)
+    })
+    .await;
+}
