@@ -10,6 +10,7 @@
 //! compression, no recovery. Exits cleanly on SIGTERM or Ctrl-C.
 
 use axum::Router;
+use axum::serve::ListenerExt;
 use axum_socketio::{Ack, Args, Io, Socket, SocketIoLayer};
 
 fn main() {
@@ -78,6 +79,10 @@ async fn serve(port: u16) {
         }
         io.close().await;
     };
+    // TCP_NODELAY on every connection, as the other peers of bench/ have it (Node's default).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
