@@ -274,7 +274,13 @@ fn main() -> ExitCode {
                     root.join("docs/benchmarks.md")
                 }
             });
-            let json = target.join(format!("results-{}.json", args.cmd));
+            // The raw results of a run that writes elsewhere than the default go next to its
+            // report, so that a partial run never replaces those of the last whole one.
+            let json = if args.out.is_none() {
+                target.join(format!("results-{}.json", args.cmd))
+            } else {
+                out.with_extension("json")
+            };
             run(&args, quick, &root, &out, &json)
         }
         "report" => {
