@@ -118,18 +118,8 @@ impl Client {
                 .unwrap_or_else(|e| e.into_inner())
                 .middlewares
                 .clone();
-        let fresh = |client: &Arc<Client>, handshake: Handshake| {
-            Socket::new(
-                legacy::socket_id(&client.conn, ns.name()).into(),
-                ns.clone(),
-                client.clone(),
-                handshake,
-                recovery.map(|_| Arc::from(engine::generate_id())),
-                false,
-            )
-        };
         if middlewares.is_empty() && restore.is_none() {
-            let socket = fresh(self, handshake);
+            let socket = self.fresh_socket(&ns, handshake);
             self.finish_connect(ns, socket, None);
             return;
         }
@@ -161,14 +151,7 @@ impl Client {
                         true,
                     )
                 }
-                None => Socket::new(
-                    legacy::socket_id(&client.conn, ns.name()).into(),
-                    ns.clone(),
-                    client.clone(),
-                    handshake,
-                    recovery.map(|_| Arc::from(engine::generate_id())),
-                    false,
-                ),
+                None => client.fresh_socket(&ns, handshake),
             };
             let skip = restored.is_some() && recovery.is_some_and(|r| r.skip_middlewares);
             if !skip {
@@ -184,6 +167,22 @@ impl Client {
             client.lock().connecting.retain(|n| *n != nsp);
             client.finish_connect(ns, socket, restored);
         });
+    }
+
+    /// A new socket (not a restored one), with a private session id when recovery is on.
+    fn fresh_socket(self: &Arc<Self>, ns: &Namespace, handshake: Handshake) -> Socket {
+        Socket::new(
+            legacy::socket_id(&self.conn, ns.name()).into(),
+            ns.clone(),
+            self.clone(),
+            handshake,
+            self.io
+                .0
+                .config
+                .recovery
+                .map(|_| Arc::from(engine::generate_id())),
+            false,
+        )
     }
 
     fn finish_connect(
@@ -233,14 +232,7 @@ impl Client {
 
     fn send(&self, packet: &Packet) {
         let encoded = self.io.parser().encode(packet);
-        let first = match encoded.first {
-            crate::protocol::EncodedFrame::Text(t) => engine::Frame::Text(t),
-            crate::protocol::EncodedFrame::Binary(b) => engine::Frame::Binary(b),
-        };
-        let n = 1 + encoded.attachments.len();
-        let frames = std::iter::once(first)
-            .chain(encoded.attachments.into_iter().map(engine::Frame::Binary));
-        let _ = self.conn.send_frames(frames, n);
+        let _ = crate::socket::queue_encoded(&self.conn, &encoded, true);
     }
 
     pub(crate) fn remove_socket(&self, nsp: &str) {

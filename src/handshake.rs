@@ -10,6 +10,8 @@ use axum::extract::ConnectInfo;
 use http::{HeaderMap, header, request::Parts};
 use serde::ser::SerializeMap;
 
+use crate::engine::percent_decode;
+
 /// What every socket of one connection shares: taken from the handshake request once.
 pub(crate) struct Base {
     headers: HeaderMap,
@@ -91,34 +93,9 @@ fn form_urlencoded_pairs(q: &str) -> Vec<(String, String)> {
         .filter(|p| !p.is_empty())
         .map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode(k), decode(v))
+            (percent_decode(k), percent_decode(v))
         })
         .collect()
-}
-
-fn decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok());
-                if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    out.push(b);
-                    i += 3;
-                    continue;
-                }
-                out.push(b'%');
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A socket's handshake (Node's `socket.handshake`): headers, time, address, xdomain, secure,
@@ -375,6 +352,6 @@ mod tests {
 
     #[test]
     fn decodes_query() {
-        assert_eq!(super::decode("a%20b+c%zz"), "a b c%zz");
+        assert_eq!(crate::engine::percent_decode("a%20b+c%zz%4"), "a b c%zz%4");
     }
 }

@@ -534,14 +534,7 @@ impl Socket {
             self.counters().volatile_dropped();
             return Ok(false);
         }
-        let first = match &encoded.first {
-            EncodedFrame::Text(t) => Frame::Text(t.clone()),
-            EncodedFrame::Binary(b) => Frame::Binary(b.clone()),
-        };
-        let n = 1 + encoded.attachments.len();
-        let frames =
-            std::iter::once(first).chain(encoded.attachments.iter().cloned().map(Frame::Binary));
-        match conn.send_frames_with(frames, n, compress) {
+        match queue_encoded(conn, encoded, compress) {
             Ok(()) => Ok(true),
             Err(SendError::Full) if volatile => {
                 self.counters().volatile_dropped();
@@ -950,4 +943,20 @@ pub(crate) fn encoded_len(encoded: &Encoded) -> u64 {
         EncodedFrame::Binary(b) => b.len(),
     };
     (first + encoded.attachments.iter().map(|a| a.len()).sum::<usize>()) as u64
+}
+
+/// Queues a packet and its attachments on a connection, together.
+pub(crate) fn queue_encoded(
+    conn: &EngineSocket,
+    encoded: &Encoded,
+    compress: bool,
+) -> Result<(), SendError> {
+    let first = match &encoded.first {
+        EncodedFrame::Text(t) => Frame::Text(t.clone()),
+        EncodedFrame::Binary(b) => Frame::Binary(b.clone()),
+    };
+    let n = 1 + encoded.attachments.len();
+    let frames =
+        std::iter::once(first).chain(encoded.attachments.iter().cloned().map(Frame::Binary));
+    conn.send_frames_with(frames, n, compress)
 }

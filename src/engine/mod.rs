@@ -52,7 +52,7 @@ pub use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 pub(crate) use layer::{DynEngine, Route};
 pub(crate) use payload_v3::form_decode;
-pub(crate) use server::Engine;
+pub(crate) use server::{Engine, percent_decode};
 pub(crate) use sid::generate as generate_id;
 pub(crate) use socket::Frame;
 #[cfg(test)]
