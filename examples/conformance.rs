@@ -11,7 +11,9 @@
 //!
 //! `PORT` picks the port (default 3000; `0` for any free one). Prints
 //! `listening on http://127.0.0.1:<port>` once it accepts connections. With `REDIS_URL` (and
-//! `--features redis`) the server joins a Redis cluster (`@socket.io/redis-adapter` format).
+//! `--features redis`) the server joins a Redis cluster: `@socket.io/redis-adapter` format, or
+//! with `RECOVERY=1` the streams adapter (`@socket.io/redis-streams-adapter` format), so that
+//! connection state recovery works across nodes.
 //!
 //! Knobs, off by default (the official suites run with the defaults), and free to combine:
 //! `ALLOW_EIO3=1` accepts Engine.IO v3 clients (Socket.IO v2) on both endpoints;
@@ -79,15 +81,27 @@ async fn main() {
         sio = sio.parser(MsgpackParser::new());
     }
     // RECOVERY=1 turns connection state recovery on (off by default: the protocol suites expect
-    // a CONNECT reply with `sid` only). Across nodes it needs a session store the pub/sub Redis
-    // adapter does not have, so with REDIS_URL it is per node.
-    if std::env::var("RECOVERY").is_ok_and(|v| v == "1") {
+    // a CONNECT reply with `sid` only).
+    let recovery = std::env::var("RECOVERY").is_ok_and(|v| v == "1");
+    if recovery {
         sio = sio.connection_state_recovery(Duration::from_secs(120), true);
     }
-    // With REDIS_URL (and the `redis` feature), the server joins a Redis cluster.
+    // With REDIS_URL (and the `redis` feature), the server joins a Redis cluster: the pub/sub
+    // adapter (`@socket.io/redis-adapter` format), or with RECOVERY=1 the streams adapter
+    // (`@socket.io/redis-streams-adapter` format), whose sessions and stream let a client
+    // recover on any node.
     #[cfg(feature = "redis")]
     if let Ok(url) = std::env::var("REDIS_URL") {
-        match axum_socketio::adapter::RedisAdapter::connect(&url).await {
+        use axum_socketio::adapter::{RedisAdapter, RedisStreamsAdapter};
+        let joined = match recovery {
+            true => RedisStreamsAdapter::connect(&url)
+                .await
+                .map(|a| Box::new(a) as Box<dyn axum_socketio::adapter::AdapterFactory>),
+            false => RedisAdapter::connect(&url)
+                .await
+                .map(|a| Box::new(a) as Box<dyn axum_socketio::adapter::AdapterFactory>),
+        };
+        match joined {
             Ok(adapter) => sio = sio.adapter(adapter),
             Err(e) => {
                 eprintln!("REDIS_URL={url}: {e}");

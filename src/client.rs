@@ -201,16 +201,26 @@ impl Client {
                 timer.abort();
             }
         }
-        ns.insert_socket(socket.clone());
-        socket.set_connected();
-        socket.join(socket.id_arc());
-        if let Some((session, missed)) = restored {
-            socket.join(session.rooms);
-            socket.set_data_value(session.data);
-            // Missed packets go out before the CONNECT reply, as in Node.
-            for packet in &missed {
-                let _ = socket.send_packet(packet, false);
+        let register = |restored: Option<crate::recovery::Restored>| {
+            ns.insert_socket(socket.clone());
+            socket.set_connected();
+            socket.join(socket.id_arc());
+            if let Some((session, missed)) = restored {
+                socket.join(session.rooms);
+                socket.set_data_value(session.data);
+                // Missed packets go out before the CONNECT reply, as in Node.
+                for packet in &missed {
+                    let _ = socket.send_packet(packet, false);
+                }
             }
+        };
+        match restored {
+            None => register(None),
+            // The adapter decides when: nothing it delivers may fall between its replay and
+            // the registration.
+            Some(restored) => ns
+                .adapter()
+                .complete_restore(restored, &mut |r| register(Some(r))),
         }
         let reply = legacy::connect_reply(
             &self.conn,

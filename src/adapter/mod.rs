@@ -18,7 +18,10 @@ use std::time::Duration;
 
 pub use memory::MemoryAdapter;
 #[cfg(feature = "redis")]
-pub use redis::{RedisAdapter, RedisAdapterBuilder, RedisAdapterError};
+pub use redis::{
+    RedisAdapter, RedisAdapterBuilder, RedisAdapterError, RedisStreamsAdapter,
+    RedisStreamsAdapterBuilder,
+};
 
 use crate::handshake::Handshake;
 use crate::namespace::{Namespace, NsInner};
@@ -175,6 +178,19 @@ pub trait Adapter: Send + Sync + 'static {
         Box::pin(async { Ok(None) })
     }
 
+    /// Connection state recovery: makes a restored socket local. `register` adds the socket to
+    /// its namespace and rooms and sends it the packets it is given, oldest first; an adapter
+    /// that delivers from elsewhere (a stream read by another task) runs it where nothing it
+    /// delivers can fall between the replay of [`restore_session`](Self::restore_session) and
+    /// the registration, and adds what it delivered meanwhile. The default runs it as is.
+    fn complete_restore(
+        &self,
+        restored: crate::recovery::Restored,
+        register: &mut dyn FnMut(crate::recovery::Restored),
+    ) {
+        register(restored)
+    }
+
     /// Releases what the adapter holds (subscriptions, tasks).
     fn close(&self) -> BoxFuture<()> {
         Box::pin(async {})
@@ -185,6 +201,13 @@ pub trait Adapter: Send + Sync + 'static {
 pub trait AdapterFactory: Send + Sync + 'static {
     /// The adapter of a new namespace.
     fn create(&self, ns: AdapterContext) -> Box<dyn Adapter>;
+}
+
+/// An adapter chosen at run time (for example from the configuration).
+impl AdapterFactory for Box<dyn AdapterFactory> {
+    fn create(&self, ns: AdapterContext) -> Box<dyn Adapter> {
+        (**self).create(ns)
+    }
 }
 
 /// The memory adapter's factory: the default.

@@ -11,6 +11,7 @@ use rmpv::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use super::driver::Shared;
+use super::subscriber::{Route, Target};
 use super::wire::{self, Channels};
 use crate::adapter::{
     AdapterContext, AdapterError, BroadcastOptions, MemoryAdapter, Room, SocketInfo,
@@ -66,10 +67,6 @@ pub(crate) struct NsCore {
 }
 
 impl NsCore {
-    pub(super) fn channels(&self) -> &Channels {
-        &self.ch
-    }
-
     pub(super) fn requests(&self) -> MutexGuard<'_, HashMap<String, Pending>> {
         self.requests.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -217,6 +214,20 @@ impl NsCore {
     }
 }
 
+impl Target for NsCore {
+    fn on_message(self: Arc<Self>, route: Route, channel: &str, payload: &[u8]) {
+        match route {
+            Route::Broadcast => self.on_broadcast(channel, payload),
+            Route::Request => self.on_request(payload),
+            Route::Response => self.on_response(payload),
+        }
+    }
+
+    fn on_down(&self, err: &AdapterError) {
+        NsCore::on_down(self, err)
+    }
+}
+
 struct Forget<'a> {
     core: &'a NsCore,
     id: &'a str,
@@ -245,7 +256,16 @@ impl NsAdapter {
             acks: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
         });
-        core.shared.register(&core);
+        let ch = &core.ch;
+        let channels = vec![
+            (ch.request.clone(), Route::Request),
+            (ch.response.clone(), Route::Response),
+            (ch.specific_response.clone(), Route::Response),
+        ];
+        let patterns = vec![(ch.pattern.clone(), Route::Broadcast)];
+        let target: Arc<dyn Target> = core.clone();
+        core.shared
+            .register(core.id(), channels, patterns, Arc::downgrade(&target));
         NsAdapter(core)
     }
 }

@@ -12,14 +12,13 @@
 //! Both tasks end when the last handle (adapter, namespace adapter) is dropped.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSub};
 use tokio::sync::{mpsc, oneshot};
 
-use super::core::NsCore;
-use super::subscriber::{SubCommand, subscriber};
+use super::subscriber::{Route, SubCommand, Target, subscriber};
 use crate::adapter::AdapterError;
 
 /// How long one connection attempt may take.
@@ -32,7 +31,7 @@ pub(super) const HEALTH_INTERVAL: Duration = Duration::from_secs(2);
 pub(super) const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 /// Publications waiting for the publisher; past that, broadcasts are dropped (and counted).
 const QUEUE: usize = 65_536;
-/// Most PUBLISH commands in one pipeline.
+/// Most commands in one pipeline.
 const BATCH: usize = 256;
 
 /// The options of the adapter.
@@ -106,10 +105,56 @@ impl Status {
     }
 }
 
+/// One command of the ordered queue.
+pub(super) enum Command {
+    /// `PUBLISH channel payload`.
+    Publish { channel: String, payload: Vec<u8> },
+    /// `XADD stream MAXLEN ~ max_len * field value …`; answers the entry id.
+    XAdd {
+        stream: String,
+        max_len: usize,
+        fields: Vec<(&'static str, Vec<u8>)>,
+    },
+    /// `SET key value PX ms`.
+    Set {
+        key: String,
+        value: Vec<u8>,
+        px: u64,
+    },
+}
+
+impl Command {
+    fn add_to(&self, pipe: &mut redis::Pipeline) {
+        match self {
+            Command::Publish { channel, payload } => {
+                pipe.cmd("PUBLISH").arg(channel).arg(payload);
+            }
+            Command::XAdd {
+                stream,
+                max_len,
+                fields,
+            } => {
+                let cmd = pipe
+                    .cmd("XADD")
+                    .arg(stream)
+                    .arg("MAXLEN")
+                    .arg("~")
+                    .arg(*max_len)
+                    .arg("*");
+                for (k, v) in fields {
+                    cmd.arg(*k).arg(v);
+                }
+            }
+            Command::Set { key, value, px } => {
+                pipe.cmd("SET").arg(key).arg(value).arg("PX").arg(*px);
+            }
+        }
+    }
+}
+
 struct Outgoing {
-    channel: String,
-    payload: Vec<u8>,
-    done: Option<oneshot::Sender<Result<(), AdapterError>>>,
+    cmd: Command,
+    done: Option<oneshot::Sender<Result<redis::Value, AdapterError>>>,
 }
 
 /// What every namespace adapter of one [`RedisAdapter`](super::RedisAdapter) shares.
@@ -166,17 +211,27 @@ impl Shared {
         }))
     }
 
+    /// A handle on the command connection (it reconnects by itself).
+    pub(super) fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
     /// Queues a publication; a failure is logged and counted, not returned.
     pub(super) fn publish(&self, channel: String, payload: Vec<u8>) {
         if !self.status.is_up() {
             self.status.publish_failed(1, "Redis is unreachable");
             return;
         }
-        let item = Outgoing {
-            channel,
-            payload,
-            done: None,
-        };
+        self.send(Command::Publish { channel, payload });
+    }
+
+    /// Queues a command whose answer nobody waits for; a failure is logged and counted.
+    pub(super) fn send(&self, cmd: Command) {
+        if !self.status.is_up() {
+            self.status.publish_failed(1, "Redis is unreachable");
+            return;
+        }
+        let item = Outgoing { cmd, done: None };
         if let Err(e) = self.publish_tx.try_send(item) {
             let why = match e {
                 mpsc::error::TrySendError::Full(_) => "the publication queue is full",
@@ -193,13 +248,17 @@ impl Shared {
         channel: String,
         payload: Vec<u8>,
     ) -> Result<Receipt, AdapterError> {
+        self.enqueue_command(Command::Publish { channel, payload })
+    }
+
+    /// Queues a command now and returns what gives its answer.
+    pub(super) fn enqueue_command(&self, cmd: Command) -> Result<Receipt, AdapterError> {
         if !self.status.is_up() {
             return Err(self.status.unavailable());
         }
         let (tx, rx) = oneshot::channel();
         let item = Outgoing {
-            channel,
-            payload,
+            cmd,
             done: Some(tx),
         };
         if self.publish_tx.try_send(item).is_err() {
@@ -227,13 +286,18 @@ impl Shared {
 
 /// Tells whether a queued publication reached Redis.
 pub(super) struct Receipt {
-    rx: oneshot::Receiver<Result<(), AdapterError>>,
+    rx: oneshot::Receiver<Result<redis::Value, AdapterError>>,
     timeout: Duration,
 }
 
 impl Receipt {
     /// Waits for the publisher's verdict (at most the requests timeout).
     pub(super) async fn wait(self) -> Result<(), AdapterError> {
+        self.answer().await.map(|_| ())
+    }
+
+    /// Waits for Redis's answer to the command (at most the requests timeout).
+    pub(super) async fn answer(self) -> Result<redis::Value, AdapterError> {
         match tokio::time::timeout(self.timeout, self.rx).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(AdapterError::Unavailable("the adapter is closed".into())),
@@ -265,11 +329,20 @@ impl Shared {
         }
     }
 
-    /// Subscribes a namespace's channels (asynchronously).
-    pub(super) fn register(&self, core: &Arc<NsCore>) {
+    /// Subscribes an owner's channels and patterns (asynchronously); `id` names it for
+    /// [`unregister`](Self::unregister).
+    pub(super) fn register(
+        &self,
+        id: usize,
+        channels: Vec<(String, Route)>,
+        patterns: Vec<(String, Route)>,
+        target: Weak<dyn Target>,
+    ) {
         let _ = self.sub_tx.send(SubCommand::Add {
-            id: Arc::as_ptr(core) as usize,
-            core: Arc::downgrade(core),
+            id,
+            channels,
+            patterns,
+            target,
         });
     }
 
@@ -310,28 +383,39 @@ async fn publisher(
         let result = if status.is_up() {
             let mut pipe = redis::pipe();
             for item in &batch {
-                pipe.cmd("PUBLISH")
-                    .arg(&item.channel)
-                    .arg(&item.payload)
-                    .ignore();
+                item.cmd.add_to(&mut pipe);
             }
-            match tokio::time::timeout(timeout, pipe.exec_async(&mut conn)).await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(AdapterError::Unavailable(format!("PUBLISH failed: {e}"))),
+            match tokio::time::timeout(timeout, pipe.query_async::<Vec<redis::Value>>(&mut conn))
+                .await
+            {
+                Ok(Ok(values)) => Ok(values),
+                Ok(Err(e)) => Err(AdapterError::Unavailable(format!(
+                    "Redis refused a command: {e}"
+                ))),
                 Err(_) => Err(AdapterError::Unavailable(
-                    "Redis did not answer PUBLISH in time".into(),
+                    "Redis did not answer in time".into(),
                 )),
             }
         } else {
             Err(status.unavailable())
         };
-        match &result {
-            Ok(()) => status.publish_ok(batch.len()),
-            Err(e) => status.publish_failed(batch.len(), &e.to_string()),
-        }
+        let mut values = match result {
+            Ok(values) => {
+                status.publish_ok(batch.len());
+                Ok(values.into_iter())
+            }
+            Err(e) => {
+                status.publish_failed(batch.len(), &e.to_string());
+                Err(e)
+            }
+        };
         for item in batch.drain(..) {
+            let answer = match &mut values {
+                Ok(values) => Ok(values.next().unwrap_or(redis::Value::Nil)),
+                Err(e) => Err(e.clone()),
+            };
             if let Some(done) = item.done {
-                let _ = done.send(result.clone());
+                let _ = done.send(answer);
             }
         }
     }

@@ -341,7 +341,7 @@ impl NsCore {
 }
 
 /// A socket another node described (`{id, handshake, rooms, data}`).
-fn socket_info(v: &Value) -> Option<SocketInfo> {
+pub(super) fn socket_info(v: &Value) -> Option<SocketInfo> {
     let id = wire::get_arc(v, "id")?;
     let handshake = Handshake::from_json(
         &get(v, "handshake")

@@ -45,6 +45,7 @@ mod core;
 mod driver;
 mod incoming;
 mod ops;
+mod streams;
 mod subscriber;
 mod wire;
 
@@ -53,6 +54,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use ::redis;
+pub use streams::{RedisStreamsAdapter, RedisStreamsAdapterBuilder};
 
 use self::core::NsAdapter;
 use self::driver::{Config, Shared};

@@ -1,5 +1,5 @@
-//! The subscriber task: owns the one pub/sub connection of a [`RedisAdapter`](super::RedisAdapter),
-//! subscribes each namespace's pattern and channels, hands every message to its namespace, pings,
+//! The subscriber task: owns the one pub/sub connection of a Redis adapter (pub/sub or streams),
+//! subscribes each namespace's channels and patterns, hands every message to its owner, pings,
 //! and on a broken connection fails what waits, reconnects with backoff and resubscribes.
 
 use std::collections::HashMap;
@@ -10,31 +10,44 @@ use futures_util::StreamExt as _;
 use redis::aio::{ConnectionManager, PubSub, PubSubSink};
 use tokio::sync::mpsc;
 
-use super::core::NsCore;
 use super::driver::{
     CONNECT_TIMEOUT, HEALTH_INTERVAL, HEALTH_TIMEOUT, RECONNECT_MAX, RECONNECT_MIN, Status,
     connect_pubsub,
 };
-use super::wire::Channels;
 use crate::adapter::AdapterError;
 
-/// What a subscribed channel carries.
-#[derive(Debug, Clone, Copy)]
-enum Route {
+/// What a subscribed channel carries, so its owner knows how to read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Route {
     Broadcast,
     Request,
     Response,
 }
 
+/// What owns subscriptions: a namespace's adapter (pub/sub or streams).
+pub(super) trait Target: Send + Sync {
+    /// A message on one of its channels (or patterns).
+    fn on_message(self: Arc<Self>, route: Route, channel: &str, payload: &[u8]);
+    /// The connection is gone: what waits for other nodes fails now.
+    fn on_down(&self, err: &AdapterError);
+}
+
 pub(super) enum SubCommand {
-    Add { id: usize, core: Weak<NsCore> },
-    Remove { id: usize },
+    Add {
+        id: usize,
+        channels: Vec<(String, Route)>,
+        patterns: Vec<(String, Route)>,
+        target: Weak<dyn Target>,
+    },
+    Remove {
+        id: usize,
+    },
 }
 
 struct Entry {
     id: usize,
     route: Route,
-    core: Weak<NsCore>,
+    target: Weak<dyn Target>,
 }
 
 /// The subscribed channels and patterns, and whose they are.
@@ -42,65 +55,58 @@ struct Entry {
 struct Routes {
     channels: HashMap<String, Entry>,
     patterns: HashMap<String, Entry>,
-    /// The channels of each namespace adapter, by id.
-    owned: HashMap<usize, Channels>,
+    /// The channels and patterns of each owner, by id.
+    owned: HashMap<usize, (Vec<String>, Vec<String>)>,
 }
 
 impl Routes {
-    /// Records a command; returns what to (un)subscribe: (channels, patterns).
+    /// Records a command; returns what to (un)subscribe.
     fn record(&mut self, cmd: SubCommand) -> Change {
         match cmd {
-            SubCommand::Add { id, core } => {
-                let Some(strong) = core.upgrade() else {
+            SubCommand::Add {
+                id,
+                channels,
+                patterns,
+                target,
+            } => {
+                if target.upgrade().is_none() {
                     return Change::None;
-                };
-                let ch = strong.channels().clone();
-                let channels = vec![
-                    ch.request.clone(),
-                    ch.response.clone(),
-                    ch.specific_response.clone(),
-                ];
-                let routes = [Route::Request, Route::Response, Route::Response];
-                for (c, route) in channels.iter().zip(routes) {
-                    self.channels.insert(
-                        c.clone(),
-                        Entry {
-                            id,
-                            route,
-                            core: core.clone(),
-                        },
-                    );
                 }
-                self.patterns.insert(
-                    ch.pattern.clone(),
-                    Entry {
-                        id,
-                        route: Route::Broadcast,
-                        core,
-                    },
-                );
-                let pattern = ch.pattern.clone();
-                self.owned.insert(id, ch);
-                Change::Subscribe(channels, pattern)
+                let entry = |route| Entry {
+                    id,
+                    route,
+                    target: target.clone(),
+                };
+                for (c, route) in &channels {
+                    self.channels.insert(c.clone(), entry(*route));
+                }
+                for (p, route) in &patterns {
+                    self.patterns.insert(p.clone(), entry(*route));
+                }
+                let channels: Vec<String> = channels.into_iter().map(|(c, _)| c).collect();
+                let patterns: Vec<String> = patterns.into_iter().map(|(p, _)| p).collect();
+                self.owned.insert(id, (channels.clone(), patterns.clone()));
+                Change::Subscribe(channels, patterns)
             }
             SubCommand::Remove { id } => {
-                let Some(ch) = self.owned.remove(&id) else {
+                let Some((owned_channels, owned_patterns)) = self.owned.remove(&id) else {
                     return Change::None;
                 };
                 let mut channels = Vec::new();
-                for c in [ch.request, ch.response, ch.specific_response] {
+                for c in owned_channels {
                     if self.channels.get(&c).is_some_and(|e| e.id == id) {
                         self.channels.remove(&c);
                         channels.push(c);
                     }
                 }
-                let pattern = if self.patterns.get(&ch.pattern).is_some_and(|e| e.id == id) {
-                    self.patterns.remove(&ch.pattern);
-                    Some(ch.pattern)
-                } else {
-                    None
-                };
-                Change::Unsubscribe(channels, pattern)
+                let mut patterns = Vec::new();
+                for p in owned_patterns {
+                    if self.patterns.get(&p).is_some_and(|e| e.id == id) {
+                        self.patterns.remove(&p);
+                        patterns.push(p);
+                    }
+                }
+                Change::Unsubscribe(channels, patterns)
             }
         }
     }
@@ -109,14 +115,19 @@ impl Routes {
     async fn apply(&mut self, cmd: SubCommand, sink: &mut PubSubSink) -> Result<(), String> {
         let op = async {
             match self.record(cmd) {
-                Change::None => Ok(()),
-                Change::Subscribe(channels, pattern) => {
-                    sink.psubscribe(&pattern).await?;
-                    sink.subscribe(&channels).await
+                Change::None => Ok::<(), redis::RedisError>(()),
+                Change::Subscribe(channels, patterns) => {
+                    if !patterns.is_empty() {
+                        sink.psubscribe(&patterns).await?;
+                    }
+                    if !channels.is_empty() {
+                        sink.subscribe(&channels).await?;
+                    }
+                    Ok(())
                 }
-                Change::Unsubscribe(channels, pattern) => {
-                    if let Some(p) = pattern {
-                        sink.punsubscribe(&p).await?;
+                Change::Unsubscribe(channels, patterns) => {
+                    if !patterns.is_empty() {
+                        sink.punsubscribe(&patterns).await?;
                     }
                     if !channels.is_empty() {
                         sink.unsubscribe(&channels).await?;
@@ -152,7 +163,7 @@ impl Routes {
         }
     }
 
-    /// Hands a message to its namespace.
+    /// Hands a message to its owner.
     fn dispatch(&self, msg: &redis::Msg) {
         let channel = msg.get_channel_name();
         let payload = msg.get_payload_bytes();
@@ -165,15 +176,13 @@ impl Routes {
         let Some(entry) = entry else {
             return;
         };
-        let Some(core) = entry.core.upgrade() else {
+        let Some(target) = entry.target.upgrade() else {
             return;
         };
         let route = entry.route;
         // A panicking server-side handler must not take the subscriber down with it.
-        let run = std::panic::catch_unwind(AssertUnwindSafe(|| match route {
-            Route::Broadcast => core.on_broadcast(channel, payload),
-            Route::Request => core.on_request(payload),
-            Route::Response => core.on_response(payload),
+        let run = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            target.on_message(route, channel, payload)
         }));
         if run.is_err() {
             tracing::error!(
@@ -183,11 +192,14 @@ impl Routes {
         }
     }
 
-    /// Tells every namespace that the connection is gone.
+    /// Tells every owner that the connection is gone.
     fn notify_down(&self, err: &AdapterError) {
-        for entry in self.patterns.values() {
-            if let Some(core) = entry.core.upgrade() {
-                core.on_down(err);
+        let mut told = std::collections::HashSet::new();
+        for entry in self.channels.values().chain(self.patterns.values()) {
+            if told.insert(entry.id) {
+                if let Some(target) = entry.target.upgrade() {
+                    target.on_down(err);
+                }
             }
         }
     }
@@ -195,8 +207,8 @@ impl Routes {
 
 enum Change {
     None,
-    Subscribe(Vec<String>, String),
-    Unsubscribe(Vec<String>, Option<String>),
+    Subscribe(Vec<String>, Vec<String>),
+    Unsubscribe(Vec<String>, Vec<String>),
 }
 
 pub(super) async fn subscriber(

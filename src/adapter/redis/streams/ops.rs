@@ -1,0 +1,375 @@
+//! The [`Adapter`] operations of a namespace on the streams adapter, as
+//! `@socket.io/redis-streams-adapter` routes them: broadcasts, joins, leaves and disconnects are
+//! durable (`XADD` to the stream); broadcasts with acknowledgements, fetches and server-side
+//! emits are requests on pub/sub, answered on the requester's own channel.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmpv::Value;
+use tokio::sync::mpsc;
+
+use super::message::kind;
+use super::node::{NsAdapter, StreamNs};
+use crate::adapter::redis::core::{Acc, AckPending};
+use crate::adapter::redis::driver::Command;
+use crate::adapter::redis::wire;
+use crate::adapter::{
+    AckStream, Adapter, AdapterError, BoxFuture, BroadcastOptions, Room, SocketInfo,
+};
+use crate::protocol::{Args, Packet};
+use crate::recovery::{Restored, SessionState};
+use crate::socket::Socket;
+
+impl StreamNs {
+    /// Appends a message to the stream; `on_error` runs when Redis does not take it.
+    fn append(
+        self: &Arc<Self>,
+        ty: u64,
+        data: Vec<(&'static str, Value)>,
+        on_error: impl FnOnce() + Send + 'static,
+    ) {
+        let o = &self.streams.options;
+        let cmd = Command::XAdd {
+            stream: o.stream.clone(),
+            max_len: o.max_len,
+            fields: self.message(ty, data).to_fields(),
+        };
+        let warn = |e: &AdapterError| {
+            tracing::warn!(error = %e, "redis streams adapter: the stream cannot be written; applied on this node only");
+        };
+        match self.streams.redis.enqueue_command(cmd) {
+            Ok(receipt) => {
+                self.streams.redis.runtime.spawn(async move {
+                    if let Err(e) = receipt.wait().await {
+                        warn(&e);
+                        on_error();
+                    }
+                });
+            }
+            Err(e) => {
+                warn(&e);
+                on_error();
+            }
+        }
+    }
+
+    async fn servers(&self) -> Result<usize, AdapterError> {
+        self.streams.redis.num_sub(&self.public).await
+    }
+}
+
+impl Adapter for NsAdapter {
+    fn add_all(&self, sid: &str, rooms: &[Room]) {
+        self.0.local.add_all(sid, rooms)
+    }
+
+    fn del(&self, sid: &str, room: &str) {
+        self.0.local.del(sid, room)
+    }
+
+    fn del_all(&self, sid: &str) {
+        self.0.local.del_all(sid)
+    }
+
+    fn socket_rooms(&self, sid: &str) -> Vec<Room> {
+        self.0.local.socket_rooms(sid)
+    }
+
+    fn sockets(&self, opts: &BroadcastOptions) -> Vec<Socket> {
+        self.0.local.sockets(opts)
+    }
+
+    fn local_rooms(&self) -> Vec<Room> {
+        self.0.local.local_rooms()
+    }
+
+    /// Appended to the stream; every node, this one included, delivers it when its reader gets
+    /// there (with the entry id as offset when recovery is on). When Redis does not take it,
+    /// this node delivers it anyway, without an offset.
+    fn broadcast(&self, packet: Packet, opts: &BroadcastOptions) {
+        let ns = &self.0;
+        let value = match opts.flags.local {
+            true => None,
+            false => wire::packet_value(&packet),
+        };
+        let Some(value) = value else {
+            return ns.local.broadcast(packet, opts);
+        };
+        let data = vec![("packet", value), ("opts", wire::opts_value(opts, true))];
+        let (local, o) = (ns.clone(), opts.clone());
+        ns.append(kind::BROADCAST, data, move || {
+            local.local.broadcast(packet, &o)
+        });
+    }
+
+    fn broadcast_with_ack(&self, packet: Packet, opts: &BroadcastOptions) -> AckStream {
+        if opts.flags.local {
+            return self.0.local.broadcast_with_ack(packet, opts);
+        }
+        broadcast_with_ack(&self.0, packet, opts)
+    }
+
+    fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        self.0.local.add_sockets(opts, rooms);
+        if !opts.flags.local {
+            let data = vec![
+                ("opts", wire::opts_value(opts, true)),
+                ("rooms", wire::rooms_value(rooms)),
+            ];
+            self.0.append(kind::SOCKETS_JOIN, data, || {});
+        }
+    }
+
+    fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        self.0.local.del_sockets(opts, rooms);
+        if !opts.flags.local {
+            let data = vec![
+                ("opts", wire::opts_value(opts, true)),
+                ("rooms", wire::rooms_value(rooms)),
+            ];
+            self.0.append(kind::SOCKETS_LEAVE, data, || {});
+        }
+    }
+
+    fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) {
+        if !opts.flags.local {
+            let data = vec![
+                ("opts", wire::opts_value(opts, true)),
+                ("close", Value::Boolean(close)),
+            ];
+            self.0.append(kind::DISCONNECT_SOCKETS, data, || {});
+        }
+        self.0.local.disconnect_sockets(opts, close);
+    }
+
+    fn fetch_sockets(
+        &self,
+        opts: &BroadcastOptions,
+    ) -> BoxFuture<Result<Vec<SocketInfo>, AdapterError>> {
+        let local: Vec<SocketInfo> = self
+            .0
+            .local
+            .sockets(opts)
+            .iter()
+            .map(Socket::info)
+            .collect();
+        if opts.flags.local {
+            return Box::pin(async move { Ok(local) });
+        }
+        let ns = self.0.clone();
+        let value = wire::opts_value(opts, true);
+        let timeout = opts
+            .flags
+            .timeout
+            .unwrap_or(ns.streams.options.requests_timeout);
+        Box::pin(async move {
+            let others = ns.servers().await?.saturating_sub(1);
+            if others == 0 {
+                return Ok(local);
+            }
+            let data = vec![("opts", value)];
+            match ns
+                .request(
+                    kind::FETCH_SOCKETS,
+                    data,
+                    others,
+                    Acc::Sockets(local),
+                    timeout,
+                )
+                .await?
+            {
+                Acc::Sockets(sockets) => Ok(sockets),
+                _ => Ok(Vec::new()),
+            }
+        })
+    }
+
+    /// The rooms of every socket of the cluster (Node's cluster adapter has no request for
+    /// this; the rooms of a cluster are those its sockets are in).
+    fn all_rooms(&self) -> BoxFuture<Result<HashSet<Room>, AdapterError>> {
+        let mut rooms: HashSet<Room> = self.0.local.local_rooms().into_iter().collect();
+        let fetch = self.fetch_sockets(&BroadcastOptions::default());
+        Box::pin(async move {
+            for socket in fetch.await? {
+                rooms.extend(socket.rooms);
+            }
+            Ok(rooms)
+        })
+    }
+
+    fn server_count(&self) -> BoxFuture<Result<usize, AdapterError>> {
+        let ns = self.0.clone();
+        Box::pin(async move { ns.servers().await })
+    }
+
+    fn server_side_emit(
+        &self,
+        event: String,
+        args: Args,
+        timeout: Option<Duration>,
+    ) -> BoxFuture<Result<Vec<Args>, AdapterError>> {
+        let ns = self.0.clone();
+        let mut packet = vec![Value::from(event)];
+        packet.extend(wire::args_values(&args));
+        let packet = Value::Array(packet);
+        let Some(timeout) = timeout else {
+            let body = ns
+                .message(kind::SERVER_SIDE_EMIT, vec![("packet", packet)])
+                .to_msgpack();
+            let receipt = ns.streams.redis.enqueue(ns.public.clone(), body);
+            return Box::pin(async move { receipt?.wait().await.map(|()| Vec::new()) });
+        };
+        Box::pin(async move {
+            let others = ns.servers().await?.saturating_sub(1);
+            if others == 0 {
+                return Ok(Vec::new());
+            }
+            let acc = Acc::Answers(Vec::new());
+            let data = vec![("packet", packet)];
+            match ns
+                .request(kind::SERVER_SIDE_EMIT, data, others, acc, timeout)
+                .await?
+            {
+                Acc::Answers(answers) => Ok(answers),
+                _ => Ok(Vec::new()),
+            }
+        })
+    }
+
+    /// `SET {prefix}{pid} <base64 msgpack> PX <max disconnection duration>`, as Node writes it.
+    fn persist_session(&self, session: SessionState) {
+        let ns = &self.0;
+        let Some(recovery) = ns.ctx.recovery else {
+            return;
+        };
+        let key = format!("{}{}", ns.streams.options.session_prefix, session.pid);
+        let px = recovery.max_disconnection_duration.as_millis().max(1) as u64;
+        ns.streams.redis.send(Command::Set {
+            key,
+            value: super::message::encode_session(&session),
+            px,
+        });
+    }
+
+    fn restore_session(
+        &self,
+        pid: &str,
+        offset: &str,
+    ) -> BoxFuture<Result<Option<Restored>, AdapterError>> {
+        Box::pin(self.0.clone().restore(pid.to_owned(), offset.to_owned()))
+    }
+
+    fn complete_restore(&self, restored: Restored, register: &mut dyn FnMut(Restored)) {
+        let ns = &self.0;
+        // Under the gate the reader cannot deliver: what it delivered since the replay is in
+        // the buffer, what comes next finds the socket registered.
+        let mut gate = ns.streams.gate();
+        let (session, mut missed) = restored;
+        if let Some(w) = gate.waiting.remove(&session.sid) {
+            missed.extend(w.packets);
+        }
+        register((session, missed));
+    }
+
+    fn close(&self) -> BoxFuture<()> {
+        let ns = self.0.clone();
+        Box::pin(async move { ns.close() })
+    }
+}
+
+/// A broadcast with acknowledgements across the cluster: a type-3 message with a `requestId`
+/// on pub/sub (each node numbers its own packet), delivered locally; every other node reports
+/// how many clients it reached and forwards each client's answer. The counts close once every
+/// node has reported; everything is forgotten at the flags' timeout (the requests timeout
+/// without one).
+fn broadcast_with_ack(ns: &Arc<StreamNs>, packet: Packet, opts: &BroadcastOptions) -> AckStream {
+    let wait = opts
+        .flags
+        .timeout
+        .unwrap_or(ns.streams.options.requests_timeout);
+    let (answers_tx, answers_rx) = mpsc::unbounded_channel();
+    let (counts_tx, counts_rx) = mpsc::unbounded_channel();
+    let request_id = wire::random_id(16);
+    let mut receipt = None;
+    if let Some(p) = wire::packet_value(&packet) {
+        let body = ns
+            .message(
+                kind::BROADCAST,
+                vec![
+                    ("packet", p),
+                    ("requestId", Value::from(request_id.as_str())),
+                    ("opts", wire::opts_value(opts, true)),
+                ],
+            )
+            .to_msgpack();
+        ns.acks().insert(
+            request_id.clone(),
+            AckPending {
+                answers: answers_tx.clone(),
+                counts: Some(counts_tx.clone()),
+                reported: 0,
+                servers: None,
+            },
+        );
+        match ns.streams.redis.enqueue(ns.public.clone(), body) {
+            Ok(r) => receipt = Some(r),
+            Err(e) => {
+                ns.acks().remove(&request_id);
+                let _ = counts_tx.send(Err(e));
+            }
+        }
+    }
+    drop(counts_tx);
+    let mut local = ns.local.broadcast_with_ack(packet, opts);
+    let expected = local.expected;
+    let ns = ns.clone();
+    ns.streams.redis.runtime.clone().spawn(async move {
+        let deadline = tokio::time::Instant::now() + wait;
+        let forward = async {
+            while let Some(answer) = local.answers.recv().await {
+                if answers_tx.send(answer).is_err() {
+                    break;
+                }
+            }
+        };
+        let follow = async {
+            let Some(receipt) = receipt else {
+                return;
+            };
+            let servers = match receipt.wait().await {
+                Ok(()) => ns.servers().await,
+                Err(e) => Err(e),
+            };
+            let mut acks = ns.acks();
+            match servers {
+                Ok(n) => {
+                    if let Some(a) = acks.get_mut(&request_id) {
+                        a.servers = Some(n.saturating_sub(1));
+                        a.check_counts();
+                    }
+                }
+                Err(e) => {
+                    if let Some(a) = acks.remove(&request_id) {
+                        if let Some(counts) = a.counts {
+                            let _ = counts.send(Err(e));
+                        }
+                    }
+                }
+            }
+        };
+        let both = async {
+            tokio::join!(forward, follow);
+            // Stay until the deadline: remote acks may still come.
+            std::future::pending::<()>().await;
+        };
+        let _ = tokio::time::timeout_at(deadline, both).await;
+        ns.acks().remove(&request_id);
+    });
+    AckStream {
+        expected,
+        answers: answers_rx,
+        more_expected: Some(counts_rx),
+    }
+}
