@@ -2,57 +2,18 @@
 //! other nodes, and the requests waiting for their answers. What comes in from them is in
 //! `incoming.rs`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
 use rmpv::Value;
-use tokio::sync::{mpsc, oneshot};
 
 use super::driver::Shared;
 use super::subscriber::{Route, Target};
+pub(super) use super::waiting::{Acc, AckPending, Pending, Waiting};
 use super::wire::{self, Channels};
-use crate::adapter::{
-    AdapterContext, AdapterError, BroadcastOptions, MemoryAdapter, Room, SocketInfo,
-};
-use crate::protocol::Args;
-
-/// What a request collects until every node has answered.
-pub(super) enum Acc {
-    Sockets(Vec<SocketInfo>),
-    Rooms(HashSet<Room>),
-    Answers(Vec<Args>),
-}
-
-/// A request waiting for answers (fetch, all rooms, server-side emit with ack).
-pub(super) struct Pending {
-    /// Answers needed (nodes, this one included for fetch and all rooms).
-    pub(super) expected: usize,
-    /// Answers so far.
-    pub(super) answered: usize,
-    pub(super) acc: Acc,
-    pub(super) done: Option<oneshot::Sender<Result<Acc, AdapterError>>>,
-}
-
-/// A broadcast with acknowledgements waiting for the other nodes' counts and acks.
-pub(super) struct AckPending {
-    pub(super) answers: mpsc::UnboundedSender<Args>,
-    pub(super) counts: Option<mpsc::UnboundedSender<Result<usize, AdapterError>>>,
-    /// Nodes that reported their count.
-    pub(super) reported: usize,
-    /// Other nodes expected to report, once known.
-    pub(super) servers: Option<usize>,
-}
-
-impl AckPending {
-    /// Closes the counts once every other node has reported.
-    pub(super) fn check_counts(&mut self) {
-        if self.servers.is_some_and(|n| self.reported >= n) {
-            self.counts = None;
-        }
-    }
-}
+use crate::adapter::{AdapterContext, AdapterError, BroadcastOptions, MemoryAdapter};
 
 /// The state of one namespace's adapter, shared with the subscriber task.
 pub(crate) struct NsCore {
@@ -61,18 +22,17 @@ pub(crate) struct NsCore {
     pub(super) uid: String,
     pub(super) ch: Channels,
     pub(super) shared: Arc<Shared>,
-    requests: Mutex<HashMap<String, Pending>>,
-    acks: Mutex<HashMap<String, AckPending>>,
+    pub(super) waiting: Arc<Waiting>,
     closed: AtomicBool,
 }
 
 impl NsCore {
     pub(super) fn requests(&self) -> MutexGuard<'_, HashMap<String, Pending>> {
-        self.requests.lock().unwrap_or_else(|e| e.into_inner())
+        self.waiting.requests()
     }
 
     pub(super) fn acks(&self) -> MutexGuard<'_, HashMap<String, AckPending>> {
-        self.acks.lock().unwrap_or_else(|e| e.into_inner())
+        self.waiting.acks()
     }
 
     fn id(&self) -> usize {
@@ -89,18 +49,7 @@ impl NsCore {
 
     /// Redis is gone: whatever waits for other nodes fails now rather than at its timeout.
     pub(super) fn on_down(&self, err: &AdapterError) {
-        let pending: Vec<Pending> = self.requests().drain().map(|(_, p)| p).collect();
-        for mut p in pending {
-            if let Some(done) = p.done.take() {
-                let _ = done.send(Err(err.clone()));
-            }
-        }
-        let acks: Vec<AckPending> = self.acks().drain().map(|(_, a)| a).collect();
-        for a in acks {
-            if let Some(counts) = &a.counts {
-                let _ = counts.send(Err(err.clone()));
-            }
-        }
+        self.waiting.fail_all(err);
     }
 
     pub(super) fn close(&self) {
@@ -123,59 +72,26 @@ impl NsCore {
         acc: Acc,
         timeout: Duration,
     ) -> Result<Acc, AdapterError> {
-        let id = wire::random_id(12);
-        let mut fields = vec![
-            ("uid", Value::from(self.uid.as_str())),
-            ("requestId", Value::from(id.as_str())),
-            ("type", Value::from(ty)),
-        ];
-        fields.extend(extra);
-        let body = wire::encode_json(&wire::map(fields));
-        let (tx, mut rx) = oneshot::channel();
-        self.requests().insert(
-            id.clone(),
-            Pending {
-                expected,
-                answered,
-                acc,
-                done: Some(tx),
-            },
-        );
-        // Removes the request however this future ends (dropped by the caller included).
-        let _guard = Forget {
-            core: &self,
-            id: &id,
-        };
-        if !self.shared.status.is_up() {
-            return Err(self.shared.status.unavailable());
-        }
-        self.shared
-            .publish_checked(self.ch.request.clone(), body)
-            .await?;
-        match tokio::time::timeout(timeout, &mut rx).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(AdapterError::Unavailable(
-                "the namespace's adapter is closed".into(),
-            )),
-            Err(_) => {
-                let Some(p) = self.requests().remove(&id) else {
-                    // Completed at the last moment.
-                    return rx.try_recv().unwrap_or_else(|_| {
-                        Err(AdapterError::Unavailable(
-                            "the namespace's adapter is closed".into(),
-                        ))
-                    });
-                };
-                Err(AdapterError::Timeout {
-                    answered: p.answered,
-                    expected: p.expected,
-                    responses: match p.acc {
-                        Acc::Answers(a) => a,
-                        _ => Vec::new(),
-                    },
-                })
+        let publish = |id: &str| {
+            let mut fields = vec![
+                ("uid", Value::from(self.uid.as_str())),
+                ("requestId", Value::from(id)),
+                ("type", Value::from(ty)),
+            ];
+            fields.extend(extra);
+            let body = wire::encode_json(&wire::map(fields));
+            async {
+                if !self.shared.status.is_up() {
+                    return Err(self.shared.status.unavailable());
+                }
+                self.shared
+                    .publish_checked(self.ch.request.clone(), body)
+                    .await
             }
-        }
+        };
+        self.waiting
+            .request(expected, answered, acc, timeout, publish)
+            .await
     }
 
     /// Publishes a request that changes sockets on every node (join, leave, disconnect). Like
@@ -228,17 +144,6 @@ impl Target for NsCore {
     }
 }
 
-struct Forget<'a> {
-    core: &'a NsCore,
-    id: &'a str,
-}
-
-impl Drop for Forget<'_> {
-    fn drop(&mut self) {
-        self.core.requests().remove(self.id);
-    }
-}
-
 /// The adapter of one namespace (what [`RedisAdapter`](super::RedisAdapter) creates).
 pub(super) struct NsAdapter(pub(super) Arc<NsCore>);
 
@@ -252,8 +157,7 @@ impl NsAdapter {
             uid,
             ch,
             shared,
-            requests: Mutex::new(HashMap::new()),
-            acks: Mutex::new(HashMap::new()),
+            waiting: Arc::default(),
             closed: AtomicBool::new(false),
         });
         let ch = &core.ch;

@@ -102,21 +102,8 @@ impl NsCore {
                     return;
                 }
                 let opts = wire::opts_from(get(&req, "opts"));
-                let sockets: Vec<serde_json::Value> = self
-                    .local
-                    .sockets(&opts)
-                    .iter()
-                    .map(|s| {
-                        let info = s.info();
-                        let rooms: Vec<&str> = info.rooms.iter().map(|r| &**r).collect();
-                        json!({
-                            "id": &*info.id,
-                            "handshake": info.handshake,
-                            "rooms": rooms,
-                            "data": info.data,
-                        })
-                    })
-                    .collect();
+                let sockets: Vec<serde_json::Value> =
+                    self.local.sockets(&opts).iter().map(socket_json).collect();
                 self.respond_json(
                     requester,
                     json!({"requestId": request_id, "sockets": sockets}),
@@ -338,6 +325,18 @@ impl NsCore {
             }
         }
     }
+}
+
+/// A local socket as other nodes want it described: `{id, handshake, rooms, data}`.
+pub(super) fn socket_json(socket: &crate::socket::Socket) -> serde_json::Value {
+    let info = socket.info();
+    let rooms: Vec<&str> = info.rooms.iter().map(|r| &**r).collect();
+    json!({
+        "id": &*info.id,
+        "handshake": info.handshake,
+        "rooms": rooms,
+        "data": info.data,
+    })
 }
 
 /// A socket another node described (`{id, handshake, rooms, data}`).

@@ -47,6 +47,7 @@ mod incoming;
 mod ops;
 mod streams;
 mod subscriber;
+mod waiting;
 mod wire;
 
 use std::fmt;

@@ -6,9 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rmpv::Value;
-use tokio::sync::mpsc;
 
-use super::core::{Acc, AckPending, NsAdapter, NsCore};
+use super::core::{Acc, NsAdapter, NsCore};
 use super::wire::{self, kind};
 use crate::adapter::{
     AckStream, Adapter, AdapterError, BoxFuture, BroadcastOptions, Room, SocketInfo,
@@ -224,97 +223,34 @@ impl Adapter for NsAdapter {
 
 /// A broadcast with acknowledgements across the cluster: published as a type-7 request (without
 /// a packet id: each node numbers its own), delivered locally, then every other node reports how
-/// many clients it reached (type 8) and forwards each client's answer (type 9). The stream's
-/// counts close once every node has reported; everything is forgotten at the flags' timeout
-/// (the requests timeout without one).
+/// many clients it reached (type 8) and forwards each client's answer (type 9).
 fn broadcast_with_ack(core: &Arc<NsCore>, packet: Packet, opts: &BroadcastOptions) -> AckStream {
     let wait = opts
         .flags
         .timeout
         .unwrap_or(core.shared.config.requests_timeout);
-    let (answers_tx, answers_rx) = mpsc::unbounded_channel();
-    let (counts_tx, counts_rx) = mpsc::unbounded_channel();
-    let request_id = wire::random_id(12);
-    let mut receipt = None;
-    match wire::packet_value(&packet) {
-        // Not an event (nothing else is broadcast with acks): local only.
-        None => {}
-        Some(p) => {
+    // Not an event (nothing else is broadcast with acks): local only.
+    let publish = wire::packet_value(&packet).map(|p| {
+        |request_id: &str| {
             let body = wire::encode_msgpack(&wire::map(vec![
                 ("uid", Value::from(core.uid.as_str())),
-                ("requestId", Value::from(request_id.as_str())),
+                ("requestId", Value::from(request_id)),
                 ("type", Value::from(kind::BROADCAST)),
                 ("packet", p),
                 ("opts", wire::opts_value(opts, true)),
             ]));
-            // Registered before publishing: this node skips its own copy by this id.
-            core.acks().insert(
-                request_id.clone(),
-                AckPending {
-                    answers: answers_tx.clone(),
-                    counts: Some(counts_tx.clone()),
-                    reported: 0,
-                    servers: None,
-                },
-            );
-            match core.shared.enqueue(core.ch.request.clone(), body) {
-                Ok(r) => receipt = Some(r),
-                Err(e) => {
-                    core.acks().remove(&request_id);
-                    let _ = counts_tx.send(Err(e));
-                }
-            }
+            core.shared.enqueue(core.ch.request.clone(), body)
         }
-    }
-    drop(counts_tx);
-    let mut local = core.local.broadcast_with_ack(packet, opts);
-    let expected = local.expected;
-    let core = core.clone();
-    core.shared.runtime.clone().spawn(async move {
-        let deadline = tokio::time::Instant::now() + wait;
-        let forward = async {
-            while let Some(answer) = local.answers.recv().await {
-                if answers_tx.send(answer).is_err() {
-                    break;
-                }
-            }
-        };
-        let follow = async {
-            let Some(receipt) = receipt else {
-                return;
-            };
-            let servers = match receipt.wait().await {
-                Ok(()) => core.shared.num_sub(&core.ch.request).await,
-                Err(e) => Err(e),
-            };
-            let mut acks = core.acks();
-            match servers {
-                Ok(n) => {
-                    if let Some(a) = acks.get_mut(&request_id) {
-                        a.servers = Some(n.saturating_sub(1));
-                        a.check_counts();
-                    }
-                }
-                Err(e) => {
-                    if let Some(a) = acks.remove(&request_id) {
-                        if let Some(counts) = a.counts {
-                            let _ = counts.send(Err(e));
-                        }
-                    }
-                }
-            }
-        };
-        let both = async {
-            tokio::join!(forward, follow);
-            // Stay until the deadline: remote acks may still come.
-            std::future::pending::<()>().await;
-        };
-        let _ = tokio::time::timeout_at(deadline, both).await;
-        core.acks().remove(&request_id);
     });
-    AckStream {
-        expected,
-        answers: answers_rx,
-        more_expected: Some(counts_rx),
-    }
+    let servers = {
+        let core = core.clone();
+        move || async move { core.shared.num_sub(&core.ch.request).await }
+    };
+    core.waiting.broadcast_with_ack(
+        &core.shared.runtime,
+        wait,
+        publish,
+        || core.local.broadcast_with_ack(packet, opts),
+        servers,
+    )
 }

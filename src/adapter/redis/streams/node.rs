@@ -1,19 +1,17 @@
 //! One namespace's streams adapter: the local rooms (a [`MemoryAdapter`]), what comes in from
 //! the stream and from pub/sub, the requests waiting for other nodes, and session restores.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use rmpv::Value;
-use tokio::sync::oneshot;
 
 use super::message::{Message, StreamId, kind, reaches};
-use super::shared::{Gate, Streams, Waiting, entries};
-use crate::adapter::redis::core::{Acc, AckPending, Pending};
-use crate::adapter::redis::incoming::socket_info;
+use super::shared::{Gate, PendingRestore, Streams, entries};
+use crate::adapter::redis::incoming::{socket_info, socket_json};
 use crate::adapter::redis::subscriber::{Route, Target};
+use crate::adapter::redis::waiting::{Acc, Waiting};
 use crate::adapter::redis::wire;
 use crate::adapter::{Adapter, AdapterContext, AdapterError, BroadcastOptions, MemoryAdapter};
 use crate::protocol::{Args, Packet, PacketData};
@@ -29,8 +27,7 @@ pub(crate) struct StreamNs {
     /// `{prefix}#{nsp}#{uid}#`: responses to this node.
     pub(super) private: String,
     pub(super) streams: Arc<Streams>,
-    requests: Mutex<HashMap<String, Pending>>,
-    acks: Mutex<HashMap<String, AckPending>>,
+    pub(super) waiting: Arc<Waiting>,
     closed: AtomicBool,
 }
 
@@ -52,8 +49,7 @@ impl StreamNs {
             public,
             private,
             streams,
-            requests: Mutex::new(HashMap::new()),
-            acks: Mutex::new(HashMap::new()),
+            waiting: Arc::default(),
             closed: AtomicBool::new(false),
         });
         ns.streams.add_namespace(ns.ctx.name(), Arc::downgrade(&ns));
@@ -72,14 +68,6 @@ impl StreamNs {
 
     fn id(&self) -> usize {
         self as *const StreamNs as usize
-    }
-
-    pub(super) fn requests(&self) -> MutexGuard<'_, HashMap<String, Pending>> {
-        self.requests.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub(super) fn acks(&self) -> MutexGuard<'_, HashMap<String, AckPending>> {
-        self.acks.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A message of this node for this namespace.
@@ -171,16 +159,7 @@ impl StreamNs {
                     .local
                     .sockets(&opts)
                     .iter()
-                    .map(|s| {
-                        let info = s.info();
-                        let rooms: Vec<&str> = info.rooms.iter().map(|r| &**r).collect();
-                        wire::json_to_value(&serde_json::json!({
-                            "id": &*info.id,
-                            "handshake": info.handshake,
-                            "rooms": rooms,
-                            "data": info.data,
-                        }))
-                    })
+                    .map(|s| wire::json_to_value(&socket_json(s)))
                     .collect();
                 self.respond(
                     &msg.uid,
@@ -274,7 +253,7 @@ impl StreamNs {
             return;
         };
         {
-            let mut acks = self.acks();
+            let mut acks = self.waiting.acks();
             if let Some(a) = acks.get_mut(id) {
                 if msg.ty == kind::BROADCAST_CLIENT_COUNT {
                     let n = msg
@@ -292,7 +271,7 @@ impl StreamNs {
                 return;
             }
         }
-        let mut requests = self.requests();
+        let mut requests = self.waiting.requests();
         let Some(p) = requests.get_mut(id) else {
             return;
         };
@@ -320,22 +299,6 @@ impl StreamNs {
         }
     }
 
-    /// Redis is gone: whatever waits for other nodes fails now rather than at its timeout.
-    pub(super) fn on_down(&self, err: &AdapterError) {
-        let pending: Vec<Pending> = self.requests().drain().map(|(_, p)| p).collect();
-        for mut p in pending {
-            if let Some(done) = p.done.take() {
-                let _ = done.send(Err(err.clone()));
-            }
-        }
-        let acks: Vec<AckPending> = self.acks().drain().map(|(_, a)| a).collect();
-        for a in acks {
-            if let Some(counts) = &a.counts {
-                let _ = counts.send(Err(err.clone()));
-            }
-        }
-    }
-
     pub(super) fn close(self: &Arc<Self>) {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
@@ -343,7 +306,7 @@ impl StreamNs {
         self.streams.redis.unregister(self.id());
         self.streams
             .remove_namespace(self.ctx.name(), &Arc::downgrade(self));
-        self.on_down(&AdapterError::Unavailable(
+        self.waiting.fail_all(&AdapterError::Unavailable(
             "the namespace's adapter is closed".into(),
         ));
     }
@@ -358,47 +321,16 @@ impl StreamNs {
         acc: Acc,
         timeout: Duration,
     ) -> Result<Acc, AdapterError> {
-        let id = wire::random_id(16);
-        data.push(("requestId", Value::from(id.as_str())));
-        let body = self.message(ty, data).to_msgpack();
-        let (tx, mut rx) = oneshot::channel();
-        self.requests().insert(
-            id.clone(),
-            Pending {
-                expected,
-                answered: 0,
-                acc,
-                done: Some(tx),
-            },
-        );
-        let _forget = Forget { ns: &self, id: &id };
-        self.streams
-            .redis
-            .publish_checked(self.public.clone(), body)
-            .await?;
-        match tokio::time::timeout(timeout, &mut rx).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(AdapterError::Unavailable(
-                "the namespace's adapter is closed".into(),
-            )),
-            Err(_) => {
-                let Some(p) = self.requests().remove(&id) else {
-                    return rx.try_recv().unwrap_or_else(|_| {
-                        Err(AdapterError::Unavailable(
-                            "the namespace's adapter is closed".into(),
-                        ))
-                    });
-                };
-                Err(AdapterError::Timeout {
-                    answered: p.answered,
-                    expected: p.expected,
-                    responses: match p.acc {
-                        Acc::Answers(a) => a,
-                        _ => Vec::new(),
-                    },
-                })
-            }
-        }
+        let publish = |id: &str| {
+            data.push(("requestId", Value::from(id)));
+            let body = self.message(ty, data).to_msgpack();
+            self.streams
+                .redis
+                .publish_checked(self.public.clone(), body)
+        };
+        self.waiting
+            .request(expected, 0, acc, timeout, publish)
+            .await
     }
 
     /// The session of `pid` and what it missed since `offset`, read from Redis; the reader's
@@ -444,9 +376,9 @@ impl StreamNs {
             let mut gate = self.streams.gate();
             gate.sweep(recovery.max_disconnection_duration);
             let last = gate.last;
-            gate.waiting.insert(
+            gate.restores.insert(
                 session.sid.clone(),
-                Waiting {
+                PendingRestore {
                     nsp: self.ctx.name().to_owned(),
                     rooms: session.rooms.clone(),
                     after: from.max(last),
@@ -471,7 +403,7 @@ impl StreamNs {
                 Ok(b) if !b.is_empty() => b,
                 Ok(_) => break,
                 Err(e) => {
-                    self.streams.gate().waiting.remove(&session.sid);
+                    self.streams.gate().restores.remove(&session.sid);
                     return Err(unavailable(e));
                 }
             };
@@ -504,7 +436,7 @@ impl Target for StreamNs {
     }
 
     fn on_down(&self, err: &AdapterError) {
-        StreamNs::on_down(self, err)
+        self.waiting.fail_all(err)
     }
 }
 
@@ -517,17 +449,6 @@ fn stored(packet: &Packet, opts: &BroadcastOptions) -> bool {
 fn with_offset(packet: &mut Packet, id: StreamId) {
     if let PacketData::Event { args, .. } = &mut packet.data {
         let _ = args.push(&id.to_string());
-    }
-}
-
-struct Forget<'a> {
-    ns: &'a StreamNs,
-    id: &'a str,
-}
-
-impl Drop for Forget<'_> {
-    fn drop(&mut self) {
-        self.ns.requests().remove(self.id);
     }
 }
 

@@ -8,12 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rmpv::Value;
-use tokio::sync::mpsc;
 
 use super::message::kind;
 use super::node::{NsAdapter, StreamNs};
-use crate::adapter::redis::core::{Acc, AckPending};
 use crate::adapter::redis::driver::Command;
+use crate::adapter::redis::waiting::Acc;
 use crate::adapter::redis::wire;
 use crate::adapter::{
     AckStream, Adapter, AdapterError, BoxFuture, BroadcastOptions, Room, SocketInfo,
@@ -267,7 +266,7 @@ impl Adapter for NsAdapter {
         // the buffer, what comes next finds the socket registered.
         let mut gate = ns.streams.gate();
         let (session, mut missed) = restored;
-        if let Some(w) = gate.waiting.remove(&session.sid) {
+        if let Some(w) = gate.restores.remove(&session.sid) {
             missed.extend(w.packets);
         }
         register((session, missed));
@@ -281,95 +280,32 @@ impl Adapter for NsAdapter {
 
 /// A broadcast with acknowledgements across the cluster: a type-3 message with a `requestId`
 /// on pub/sub (each node numbers its own packet), delivered locally; every other node reports
-/// how many clients it reached and forwards each client's answer. The counts close once every
-/// node has reported; everything is forgotten at the flags' timeout (the requests timeout
-/// without one).
+/// how many clients it reached and forwards each client's answer.
 fn broadcast_with_ack(ns: &Arc<StreamNs>, packet: Packet, opts: &BroadcastOptions) -> AckStream {
     let wait = opts
         .flags
         .timeout
         .unwrap_or(ns.streams.options.requests_timeout);
-    let (answers_tx, answers_rx) = mpsc::unbounded_channel();
-    let (counts_tx, counts_rx) = mpsc::unbounded_channel();
-    let request_id = wire::random_id(16);
-    let mut receipt = None;
-    if let Some(p) = wire::packet_value(&packet) {
-        let body = ns
-            .message(
-                kind::BROADCAST,
-                vec![
-                    ("packet", p),
-                    ("requestId", Value::from(request_id.as_str())),
-                    ("opts", wire::opts_value(opts, true)),
-                ],
-            )
-            .to_msgpack();
-        ns.acks().insert(
-            request_id.clone(),
-            AckPending {
-                answers: answers_tx.clone(),
-                counts: Some(counts_tx.clone()),
-                reported: 0,
-                servers: None,
-            },
-        );
-        match ns.streams.redis.enqueue(ns.public.clone(), body) {
-            Ok(r) => receipt = Some(r),
-            Err(e) => {
-                ns.acks().remove(&request_id);
-                let _ = counts_tx.send(Err(e));
-            }
+    let publish = wire::packet_value(&packet).map(|p| {
+        |request_id: &str| {
+            let data = vec![
+                ("packet", p),
+                ("requestId", Value::from(request_id)),
+                ("opts", wire::opts_value(opts, true)),
+            ];
+            let body = ns.message(kind::BROADCAST, data).to_msgpack();
+            ns.streams.redis.enqueue(ns.public.clone(), body)
         }
-    }
-    drop(counts_tx);
-    let mut local = ns.local.broadcast_with_ack(packet, opts);
-    let expected = local.expected;
-    let ns = ns.clone();
-    ns.streams.redis.runtime.clone().spawn(async move {
-        let deadline = tokio::time::Instant::now() + wait;
-        let forward = async {
-            while let Some(answer) = local.answers.recv().await {
-                if answers_tx.send(answer).is_err() {
-                    break;
-                }
-            }
-        };
-        let follow = async {
-            let Some(receipt) = receipt else {
-                return;
-            };
-            let servers = match receipt.wait().await {
-                Ok(()) => ns.servers().await,
-                Err(e) => Err(e),
-            };
-            let mut acks = ns.acks();
-            match servers {
-                Ok(n) => {
-                    if let Some(a) = acks.get_mut(&request_id) {
-                        a.servers = Some(n.saturating_sub(1));
-                        a.check_counts();
-                    }
-                }
-                Err(e) => {
-                    if let Some(a) = acks.remove(&request_id) {
-                        if let Some(counts) = a.counts {
-                            let _ = counts.send(Err(e));
-                        }
-                    }
-                }
-            }
-        };
-        let both = async {
-            tokio::join!(forward, follow);
-            // Stay until the deadline: remote acks may still come.
-            std::future::pending::<()>().await;
-        };
-        let _ = tokio::time::timeout_at(deadline, both).await;
-        ns.acks().remove(&request_id);
     });
-    AckStream {
-        expected,
-        answers: answers_rx,
-        more_expected: Some(counts_rx),
-    }
+    let servers = {
+        let ns = ns.clone();
+        move || async move { ns.servers().await }
+    };
+    ns.waiting.broadcast_with_ack(
+        &ns.streams.redis.runtime,
+        wait,
+        publish,
+        || ns.local.broadcast_with_ack(packet, opts),
+        servers,
+    )
 }

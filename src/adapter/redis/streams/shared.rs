@@ -36,7 +36,7 @@ pub(super) struct Options {
 
 /// A restore between its replay and the registration of its socket: the packets the reader
 /// delivered meanwhile that the socket would have got.
-pub(super) struct Waiting {
+pub(super) struct PendingRestore {
     pub nsp: String,
     pub rooms: Vec<Room>,
     /// Entries up to this one are the replay's (or the client's own).
@@ -53,7 +53,7 @@ const MAX_WAITING_PACKETS: usize = 10_000;
 pub(super) struct Gate {
     /// The last entry the reader delivered.
     pub last: StreamId,
-    pub waiting: HashMap<Arc<str>, Waiting>,
+    pub restores: HashMap<Arc<str>, PendingRestore>,
 }
 
 impl Gate {
@@ -65,7 +65,7 @@ impl Gate {
         packet: &Packet,
         opts: &BroadcastOptions,
     ) {
-        for w in self.waiting.values_mut() {
+        for w in self.restores.values_mut() {
             if w.nsp == nsp
                 && id > w.after
                 && w.packets.len() < MAX_WAITING_PACKETS
@@ -79,7 +79,7 @@ impl Gate {
     /// Forgets restores whose socket never came (refused by a middleware, client gone).
     pub(super) fn sweep(&mut self, max_age: Duration) {
         let now = Instant::now();
-        self.waiting
+        self.restores
             .retain(|_, w| now.duration_since(w.since) <= max_age);
     }
 }
@@ -107,7 +107,7 @@ impl Streams {
             namespaces: RwLock::new(HashMap::new()),
             gate: Mutex::new(Gate {
                 last,
-                waiting: HashMap::new(),
+                restores: HashMap::new(),
             }),
         }
     }
