@@ -9,8 +9,9 @@
 //! session).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -77,11 +78,20 @@ struct Stored {
     except: Vec<Room>,
 }
 
+/// A restore between its replay and the registration of its socket: the packets kept since.
+struct Waiting {
+    rooms: Vec<Room>,
+    packets: Vec<Packet>,
+    since: Instant,
+}
+
 /// The recovery store of one namespace.
 pub(crate) struct Store {
     config: RecoveryConfig,
     sessions: HashMap<Arc<str>, (SessionState, Instant)>,
     packets: VecDeque<Stored>,
+    /// Restores in progress, by socket id.
+    waiting: HashMap<Arc<str>, Waiting>,
     prefix: String,
     counter: AtomicU64,
 }
@@ -92,6 +102,7 @@ impl Store {
             config,
             sessions: HashMap::new(),
             packets: VecDeque::new(),
+            waiting: HashMap::new(),
             // Offsets from a previous run of the server must not match this one's.
             prefix: crate::engine::generate_id()[..8].to_owned(),
             counter: AtomicU64::new(0),
@@ -109,6 +120,9 @@ impl Store {
         }
         self.sessions
             .retain(|_, (_, at)| now.duration_since(*at) <= max);
+        // A restore whose socket never came (refused by a middleware, client gone).
+        self.waiting
+            .retain(|_, w| now.duration_since(w.since) <= max);
     }
 
     /// Gives an event its offset (appended as its last argument) and keeps it. Returns false
@@ -130,6 +144,12 @@ impl Store {
         if self.packets.len() >= MAX_STORED_PACKETS {
             self.packets.pop_front();
         }
+        for w in self.waiting.values_mut() {
+            if w.packets.len() < MAX_STORED_PACKETS && reaches(&w.rooms, &opts.rooms, &opts.except)
+            {
+                w.packets.push(packet.clone());
+            }
+        }
         self.packets.push_back(Stored {
             offset,
             at: now,
@@ -138,6 +158,14 @@ impl Store {
             except: opts.except.clone(),
         });
         true
+    }
+
+    /// The packets kept since the replay of the restore of `sid`, which ends now.
+    pub(crate) fn finish_restore(&mut self, sid: &str) -> Vec<Packet> {
+        self.waiting
+            .remove(sid)
+            .map(|w| w.packets)
+            .unwrap_or_default()
     }
 
     /// Keeps the session of a socket that left for a recoverable reason.
@@ -157,17 +185,79 @@ impl Store {
         self.sweep(Instant::now());
         let position = self.packets.iter().position(|p| &*p.offset == offset)?;
         let (session, _) = self.sessions.remove(pid)?;
-        let reaches = |p: &Stored| {
-            let target = p.rooms.is_empty() || p.rooms.iter().any(|r| session.rooms.contains(r));
-            target && !p.except.iter().any(|r| session.rooms.contains(r))
-        };
         let missed = self
             .packets
             .iter()
             .skip(position + 1)
-            .filter(|p| reaches(p))
+            .filter(|p| reaches(&session.rooms, &p.rooms, &p.except))
             .map(|p| p.packet.clone())
             .collect();
+        // What is kept from now on until the socket is registered goes to it then.
+        self.waiting.insert(
+            session.sid.clone(),
+            Waiting {
+                rooms: session.rooms.clone(),
+                packets: Vec::new(),
+                since: Instant::now(),
+            },
+        );
         Some((session, missed))
+    }
+}
+
+/// Whether a packet sent to `rooms` minus `except` reaches a socket in `socket_rooms`.
+pub(crate) fn reaches(socket_rooms: &[Room], rooms: &[Room], except: &[Room]) -> bool {
+    let included = rooms.is_empty() || socket_rooms.iter().any(|r| rooms.contains(r));
+    included && !socket_rooms.iter().any(|r| except.contains(r))
+}
+
+/// Orders the broadcasts of a namespace with recovery on, and the registrations of restored
+/// sockets, one at a time: a broadcast is kept and delivered, or a restored socket gets what
+/// was kept since its replay and is registered, never both at once. So every packet reaches a
+/// restored socket exactly once, and offsets go out in the order they were given, whatever the
+/// threads. A thread may enter again while it holds the gate (a handler that emits while a room
+/// event or an outgoing-packet listener runs), so the gate cannot deadlock on itself.
+#[derive(Default)]
+pub(crate) struct Gate {
+    owner: Mutex<Option<(ThreadId, usize)>>,
+    free: Condvar,
+}
+
+/// Holding the [`Gate`].
+pub(crate) struct GateGuard<'a>(&'a Gate);
+
+impl Gate {
+    pub(crate) fn enter(&self) -> GateGuard<'_> {
+        let me = std::thread::current().id();
+        let mut owner = self.owner.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            match &mut *owner {
+                None => {
+                    *owner = Some((me, 1));
+                    break;
+                }
+                Some((id, depth)) if *id == me => {
+                    *depth += 1;
+                    break;
+                }
+                Some(_) => {
+                    owner = self.free.wait(owner).unwrap_or_else(|e| e.into_inner());
+                }
+            }
+        }
+        GateGuard(self)
+    }
+}
+
+impl Drop for GateGuard<'_> {
+    fn drop(&mut self) {
+        let mut owner = self.0.owner.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, depth)) = &mut *owner {
+            *depth -= 1;
+            if *depth == 0 {
+                *owner = None;
+                self.0.free.notify_one();
+            }
+        }
     }
 }

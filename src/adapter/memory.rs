@@ -23,6 +23,8 @@ pub struct MemoryAdapter {
     ctx: AdapterContext,
     index: RwLock<Index>,
     recovery: Option<std::sync::Mutex<crate::recovery::Store>>,
+    /// With recovery on: one broadcast or one restored registration at a time.
+    gate: crate::recovery::Gate,
 }
 
 impl MemoryAdapter {
@@ -34,6 +36,7 @@ impl MemoryAdapter {
                 .map(|c| std::sync::Mutex::new(crate::recovery::Store::new(c))),
             ctx,
             index: RwLock::new(Index::default()),
+            gate: crate::recovery::Gate::default(),
         }
     }
 
@@ -261,10 +264,27 @@ impl Adapter for MemoryAdapter {
     }
 
     fn broadcast(&self, mut packet: Packet, opts: &BroadcastOptions) {
+        if self.recovery.is_none() {
+            return self.deliver(&packet, opts, |_| {});
+        }
+        let _gate = self.gate.enter();
         if let Some(mut store) = self.recovery_store() {
             store.keep(&mut packet, opts);
         }
         self.deliver(&packet, opts, |_| {});
+    }
+
+    fn complete_restore(
+        &self,
+        restored: crate::recovery::Restored,
+        register: &mut dyn FnMut(crate::recovery::Restored),
+    ) {
+        let _gate = self.gate.enter();
+        let (session, mut missed) = restored;
+        if let Some(mut store) = self.recovery_store() {
+            missed.extend(store.finish_restore(&session.sid));
+        }
+        register((session, missed));
     }
 
     fn persist_session(&self, session: crate::recovery::SessionState) {

@@ -7,7 +7,6 @@
 //! Everything here is pure, and decoding never panics on bad input.
 
 use std::fmt;
-use std::sync::Arc;
 
 use base64::Engine as _;
 use rmpv::Value;
@@ -211,12 +210,6 @@ impl fmt::Display for StreamId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}-{}", self.ms, self.seq)
     }
-}
-
-/// The room lists of a session and of a stored broadcast's options: does the broadcast reach it?
-pub(super) fn reaches(session_rooms: &[Arc<str>], rooms: &[Arc<str>], except: &[Arc<str>]) -> bool {
-    let included = rooms.is_empty() || session_rooms.iter().any(|r| rooms.contains(r));
-    included && !session_rooms.iter().any(|r| except.contains(r))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rmpv::Value;
 
-use super::message::{Message, StreamId, kind, reaches};
+use super::message::{Message, StreamId, kind};
 use super::shared::{Gate, PendingRestore, Streams, entries};
 use crate::adapter::redis::incoming::{socket_info, socket_json};
 use crate::adapter::redis::subscriber::{Route, Target};
@@ -16,6 +16,7 @@ use crate::adapter::redis::wire;
 use crate::adapter::{Adapter, AdapterContext, AdapterError, BroadcastOptions, MemoryAdapter};
 use crate::protocol::{Args, Packet, PacketData};
 use crate::recovery::Restored;
+use crate::recovery::reaches;
 
 /// The state of one namespace's adapter, shared with the reader and the subscriber.
 pub(crate) struct StreamNs {

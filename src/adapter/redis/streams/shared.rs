@@ -69,7 +69,7 @@ impl Gate {
             if w.nsp == nsp
                 && id > w.after
                 && w.packets.len() < MAX_WAITING_PACKETS
-                && super::message::reaches(&w.rooms, &opts.rooms, &opts.except)
+                && crate::recovery::reaches(&w.rooms, &opts.rooms, &opts.except)
             {
                 w.packets.push(packet.clone());
             }
