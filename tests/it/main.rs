@@ -11,6 +11,7 @@ mod hardening;
 mod metrics;
 mod props;
 mod recovery;
+mod recovery_busy;
 #[cfg(feature = "redis")]
 mod redis;
 mod server_api;
