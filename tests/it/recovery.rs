@@ -120,3 +120,131 @@ async fn after_the_window_the_client_gets_a_fresh_socket_without_error() {
     assert_ne!(connects[0]["id"], connects[1]["id"]);
     s.assert_clean().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Reasons that are not recoverable
+
+/// A server with recovery on (30 s window) whose first socket joins room "r" and gets data; a
+/// socket that asks (`bye`) is disconnected by the server (`socket.disconnect(false)`). When a
+/// socket leaves, events go to its id, its room and everyone (what a restored socket would get
+/// replayed), then `stored` is logged. Every connection is logged with `recovered`, rooms, data.
+async fn not_recoverable_server() -> (crate::socketio::Sio, crate::socketio::Log) {
+    use crate::socketio::Log;
+    let s = start(builder().connection_state_recovery(Duration::from_secs(30), true)).await;
+    let log = Log::new();
+    let l = log.clone();
+    let first = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    s.io.on_connection(move |socket: Socket, io: Io| {
+        let log = l.clone();
+        let first = first.clone();
+        async move {
+            if first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                socket.join("r");
+                socket.set_data(&json!({"name": "alice"})).unwrap();
+            }
+            let mut rooms: Vec<String> = socket.rooms().iter().map(|r| r.to_string()).collect();
+            rooms.retain(|room| room != socket.id());
+            log.push(
+                "connect",
+                json!({
+                    "id": socket.id(),
+                    "recovered": socket.recovered(),
+                    "rooms": rooms,
+                    "data": socket.data::<Value>(),
+                }),
+            );
+            socket.on("bye", |socket: Socket| async move {
+                socket.disconnect(false);
+            });
+            let lg = log.clone();
+            socket.on_disconnect(move |socket: Socket, reason: DisconnectReason| {
+                let log = lg.clone();
+                let io = io.clone();
+                async move {
+                    io.to(socket.id()).emit("m", &1).unwrap();
+                    io.to("r").emit("m", &2).unwrap();
+                    io.emit("m", &3).unwrap();
+                    log.push("disconnect", reason.as_str());
+                }
+            });
+            socket.emit("ready", &()).unwrap();
+        }
+    });
+    (s, log)
+}
+
+/// After the first socket left for a reason that is not recoverable (`leave` makes it leave and
+/// gives the reason the client saw), `connect_again`: the client offers its pid and offset, the
+/// server gives a fresh socket, without error and without replaying anything.
+async fn a_fresh_socket_after(
+    leave: impl AsyncFnOnce(&mut crate::socketio::Js) -> String,
+    client_reason: &str,
+    server_reason: &str,
+) {
+    use crate::socketio::Js;
+    let (s, log) = not_recoverable_server().await;
+    let mut js = Js::start(&s.url).await;
+    let first = js
+        .connect("a", "/", json!({"transports": ["websocket"]}))
+        .await;
+    js.event("a", "ready").await;
+    assert_eq!(js.state("a").await["recovered"], false);
+    assert_eq!(leave(&mut js).await, client_reason);
+    assert_eq!(log.one("disconnect").await, server_reason);
+
+    let again = js.call(json!({"cmd": "connect_again", "id": "a"})).await;
+    assert_eq!(again["connected"], true, "{again}");
+    assert_ne!(again["sid"], first["sid"], "a new socket id");
+    let connect = js
+        .wait("a's second connect", |l| {
+            l["id"] == "a" && l["event"] == "connect"
+        })
+        .await;
+    assert_eq!(
+        connect["recovered"], false,
+        "the client sees a fresh socket"
+    );
+    assert!(js.take(|l| l["event"] == "connect_error").is_empty());
+
+    let connects = log.wait("connect", 2).await;
+    assert_eq!(connects[0]["recovered"], false);
+    assert_eq!(
+        connects[1],
+        json!({"id": again["sid"], "recovered": false, "rooms": [], "data": null}),
+        "the server sees a fresh socket: no rooms, no data carried over"
+    );
+    // "ready" is emitted by the handler, after anything a restore would have replayed.
+    js.event("a", "ready").await;
+    assert_eq!(js.events("a", "m"), Vec::<Value>::new(), "nothing replayed");
+    js.exit().await;
+    s.assert_clean().await;
+}
+
+#[tokio::test]
+async fn io_client_disconnect_then_connect_gives_a_fresh_socket() {
+    a_fresh_socket_after(
+        async |js| {
+            js.disconnect("a").await;
+            js.disconnect_reason("a").await
+        },
+        "io client disconnect",
+        "client namespace disconnect",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn io_server_disconnect_then_connect_gives_a_fresh_socket() {
+    a_fresh_socket_after(
+        async |js| {
+            js.emit("a", "bye", json!([])).await;
+            let reason = js.disconnect_reason("a").await;
+            // socket.io-client does not come back by itself after "io server disconnect".
+            assert_eq!(js.state("a").await["active"], false);
+            reason
+        },
+        "io server disconnect",
+        "server namespace disconnect",
+    )
+    .await;
+}

@@ -1,20 +1,29 @@
-// A Node socket.io 4.8 server in a Redis cluster (@socket.io/redis-adapter 8), plus an
-// @socket.io/redis-emitter 5, driven by the Rust integration tests (tests/it/redis).
+// A Node socket.io 4.8 server in a Redis cluster (@socket.io/redis-adapter 8, or
+// @socket.io/redis-streams-adapter 0.3), plus an @socket.io/redis-emitter 5, driven by the Rust
+// integration tests (tests/it/redis).
 //
 //   node tests/js/cluster-node.mjs <redis-url> [json-args]
 //
-// json-args: {key="socket.io", requestsTimeout=5000, specific=false, name="node", timeoutMs=60000}
-// `specific` is the adapter's publishOnSpecificResponseChannel.
+// json-args: {key="socket.io", requestsTimeout=5000, specific=false, name="node", timeoutMs=60000,
+//             adapter="pubsub", streamName="socket.io", maxLen=10000, recovery=null}
+// `specific` is the adapter's publishOnSpecificResponseChannel. With adapter "streams", the
+// redis-streams-adapter is used instead (`key` is its channelPrefix; `streamName`, `maxLen` its
+// options; its requests time out after socket.io-adapter's fixed 5 s, `requestsTimeout` does not
+// apply), and "listening" waits until its stream reader is blocked in XREAD. `recovery` (ms)
+// turns connectionStateRecovery on: {maxDisconnectionDuration: recovery, skipMiddlewares: true}.
 //
 // Prints {"event": "listening", "port": N} once it accepts connections and its adapter is
 // subscribed. Then, like sio.mjs, one JSON command per stdin line, each with a `req` number,
 // answered by {"req": n, "result": ...} or {"req": n, "fail": "why"}. What the server sees is
 // printed as it happens:
-//   {"event": "connection", "nsp", "sid"}          a client joined namespace "/" or "/chat"
+//   {"event": "connection", "nsp", "sid", "recovered", "rooms", "data"}
+//                                                   a client joined namespace "/" or "/chat"
+//                                                   (rooms without its own; after the handler)
 //   {"event": "server_side", "nsp", "name", "args"} a server-side event from another node
 // Binary travels as {"$bin": "<base64>"} both ways (Buffers on the Node side).
 //
-// Connections: auth {rooms: [...], data: any} joins the rooms and sets socket.data.
+// Connections: auth {rooms: [...], data: any} joins the rooms and sets socket.data (not for a
+// recovered socket: it has its rooms and data back).
 // Server-side events: every event is printed; an acknowledgement, when asked for, is answered
 // with {"from": <name>, "args": <the event's arguments>}.
 //
@@ -40,6 +49,7 @@ import { createServer } from "node:http";
 import { createInterface } from "node:readline";
 import { Server } from "socket.io";
 import { createAdapter } from "@socket.io/redis-adapter";
+import { createAdapter as createStreamsAdapter } from "@socket.io/redis-streams-adapter";
 import { Emitter } from "@socket.io/redis-emitter";
 import { createClient } from "redis";
 
@@ -95,28 +105,44 @@ function dec(v) {
   return v;
 }
 
-const pub = createClient({ url: redisUrl });
+// The client name finds this process's stream reader in CLIENT LIST (duplicates keep it).
+const clientName = `cluster-node-${process.pid}`;
+const pub = createClient({ url: redisUrl, name: clientName });
 const sub = pub.duplicate();
 const emitterClient = pub.duplicate();
 for (const c of [pub, sub, emitterClient]) c.on("error", (e) => process.stderr.write(`redis client: ${e.message}\n`));
 await Promise.all([pub.connect(), sub.connect(), emitterClient.connect()]);
 
 const httpServer = createServer();
+const streams = args.adapter === "streams";
+if (args.adapter !== undefined && args.adapter !== "pubsub" && !streams) fail(`unknown adapter ${args.adapter}`);
 const io = new Server(httpServer, {
-  adapter: createAdapter(pub, sub, {
-    key,
-    requestsTimeout: args.requestsTimeout ?? 5000,
-    publishOnSpecificResponseChannel: !!args.specific,
-  }),
+  adapter: streams
+    ? createStreamsAdapter(pub, {
+        streamName: args.streamName ?? "socket.io",
+        channelPrefix: key,
+        maxLen: args.maxLen ?? 10000,
+      })
+    : createAdapter(pub, sub, {
+        key,
+        requestsTimeout: args.requestsTimeout ?? 5000,
+        publishOnSpecificResponseChannel: !!args.specific,
+      }),
+  ...(args.recovery != null
+    ? { connectionStateRecovery: { maxDisconnectionDuration: args.recovery, skipMiddlewares: true } }
+    : {}),
 });
 const emitter = new Emitter(emitterClient, { key });
 
 function setup(nsp) {
   nsp.on("connection", (socket) => {
     const auth = socket.handshake.auth ?? {};
-    if (Array.isArray(auth.rooms)) socket.join(auth.rooms);
-    if (auth.data !== undefined) socket.data = auth.data;
-    out({ event: "connection", nsp: nsp.name, sid: socket.id });
+    if (!socket.recovered) {
+      if (Array.isArray(auth.rooms)) socket.join(auth.rooms);
+      if (auth.data !== undefined) socket.data = auth.data;
+    }
+    const rooms = [...socket.rooms].filter((r) => r !== socket.id);
+    out({ event: "connection", nsp: nsp.name, sid: socket.id, recovered: !!socket.recovered, rooms, data: socket.data ?? null });
   });
   nsp.on("sse", (...rest) => {
     const ack = typeof rest[rest.length - 1] === "function" ? rest.pop() : null;
@@ -226,6 +252,19 @@ function shutdown(code) {
   setTimeout(() => process.exit(code), 50);
 }
 
+/** Resolves once a client of this process is blocked in XREAD (the streams adapter's reader):
+ *  from then on, nothing added to the stream is missed. */
+async function streamReaderBlocked() {
+  for (let i = 0; i < 500; i++) {
+    const list = await pub.sendCommand(["CLIENT", "LIST"]);
+    const mine = list.split("\n").filter((l) => l.includes(` name=${clientName} `));
+    if (mine.some((l) => / cmd=xread\b/.test(l) && / flags=\S*b/.test(l))) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  fail("the streams adapter's reader never blocked in XREAD");
+}
+
+if (streams) await streamReaderBlocked();
 httpServer.listen(0, "127.0.0.1", () => {
   out({ event: "listening", port: httpServer.address().port });
 });

@@ -9,6 +9,7 @@ mod latency;
 mod mixed;
 mod outage;
 mod rust_only;
+mod streams;
 
 use std::collections::{BTreeSet, VecDeque};
 use std::process::Stdio;
