@@ -4,7 +4,7 @@
 //! missed.
 //!
 //! Memory is bounded: packets older than `max_disconnection_duration` and sessions that expired
-//! are swept on every store, and at most [`MAX_STORED_PACKETS`] packets are kept per namespace
+//! are swept on every store and periodically, and at most [`MAX_STORED_PACKETS`] packets are kept per namespace
 //! (the oldest go first; a client whose offset fell out gets a fresh socket, as with an expired
 //! session).
 
@@ -107,6 +107,32 @@ impl Store {
             prefix: crate::engine::generate_id()[..8].to_owned(),
             counter: AtomicU64::new(0),
         }
+    }
+
+    /// A store, swept every `max_disconnection_duration` (at most every minute, as Node does)
+    /// by a task that ends with the store, so memory goes back even when nothing is stored any
+    /// more. Without a runtime yet, it is swept on every store only.
+    pub(crate) fn shared(config: RecoveryConfig) -> Arc<Mutex<Store>> {
+        let store = Arc::new(Mutex::new(Store::new(config)));
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let weak = Arc::downgrade(&store);
+            let period = config
+                .max_disconnection_duration
+                .clamp(Duration::from_secs(1), Duration::from_secs(60));
+            rt.spawn(async move {
+                loop {
+                    tokio::time::sleep(period).await;
+                    let Some(store) = weak.upgrade() else {
+                        return;
+                    };
+                    store
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .sweep(Instant::now());
+                }
+            });
+        }
+        store
     }
 
     fn sweep(&mut self, now: Instant) {
@@ -259,5 +285,77 @@ impl Drop for GateGuard<'_> {
                 self.0.free.notify_one();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(sid: &str) -> SessionState {
+        SessionState {
+            sid: sid.into(),
+            pid: format!("pid-{sid}").into(),
+            rooms: vec![sid.into()],
+            data: serde_json::Value::Null,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn expired_sessions_and_packets_go_without_new_activity() {
+        let config = RecoveryConfig {
+            max_disconnection_duration: Duration::from_secs(2),
+            skip_middlewares: true,
+        };
+        let store = Store::shared(config);
+        {
+            let mut s = store.lock().unwrap();
+            s.persist(session("a"));
+            let mut packet = Packet::event(
+                crate::protocol::Utf8Bytes::from_static("/"),
+                crate::protocol::EventName::new("e".to_owned()),
+                crate::protocol::Args::new(),
+            );
+            assert!(s.keep(&mut packet, &BroadcastOptions::default()));
+            assert_eq!((s.sessions.len(), s.packets.len()), (1, 1));
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let s = store.lock().unwrap();
+        assert_eq!((s.sessions.len(), s.packets.len()), (0, 0));
+    }
+
+    #[test]
+    fn a_restore_gets_what_is_kept_until_its_socket_is_registered() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut s = Store::new(RecoveryConfig::default());
+            let opts = BroadcastOptions::default();
+            let event = |n: i64| {
+                let mut args = crate::protocol::Args::new();
+                args.push(&n).unwrap();
+                Packet::event(
+                    crate::protocol::Utf8Bytes::from_static("/"),
+                    crate::protocol::EventName::new("e".to_owned()),
+                    args,
+                )
+            };
+            let mut first = event(1);
+            s.keep(&mut first, &opts);
+            let PacketData::Event { args, .. } = &first.data else {
+                unreachable!()
+            };
+            let (_, offset): (i64, String) = args.deserialize().unwrap();
+            s.persist(session("a"));
+            s.keep(&mut event(2), &opts);
+            let (restored, missed) = s.restore("pid-a", &offset).unwrap();
+            assert_eq!((&*restored.sid, missed.len()), ("a", 1));
+            s.keep(&mut event(3), &opts);
+            s.keep(&mut event(4), &opts);
+            assert_eq!(s.finish_restore("a").len(), 2);
+            assert!(s.finish_restore("a").is_empty(), "taken once");
+        });
     }
 }

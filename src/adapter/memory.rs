@@ -22,7 +22,7 @@ struct Index {
 pub struct MemoryAdapter {
     ctx: AdapterContext,
     index: RwLock<Index>,
-    recovery: Option<std::sync::Mutex<crate::recovery::Store>>,
+    recovery: Option<Arc<std::sync::Mutex<crate::recovery::Store>>>,
     /// With recovery on: one broadcast or one restored registration at a time.
     gate: crate::recovery::Gate,
 }
@@ -31,9 +31,7 @@ impl MemoryAdapter {
     /// A memory adapter for the namespace of `ctx`.
     pub fn new(ctx: AdapterContext) -> Self {
         MemoryAdapter {
-            recovery: ctx
-                .recovery
-                .map(|c| std::sync::Mutex::new(crate::recovery::Store::new(c))),
+            recovery: ctx.recovery.map(crate::recovery::Store::shared),
             ctx,
             index: RwLock::new(Index::default()),
             gate: crate::recovery::Gate::default(),
