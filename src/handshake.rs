@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::ConnectInfo;
@@ -13,14 +13,21 @@ use serde::ser::SerializeMap;
 use crate::engine::percent_decode;
 
 /// What every socket of one connection shares: taken from the handshake request once.
+///
+/// The headers and the query are kept raw and turned into a `HeaderMap` and a `HashMap` on first
+/// use: most applications never look, and every handshake would otherwise pay for both (about
+/// twenty allocations) and keep them for the life of the connection.
 pub(crate) struct Base {
-    headers: HeaderMap,
+    /// Every header as `[name length, value length]` (u32, little-endian), name, value; a copy,
+    /// so that nothing keeps hyper's read buffer alive.
+    raw_headers: Box<[u8]>,
+    headers: OnceLock<HeaderMap>,
     address: String,
     xdomain: bool,
     secure: bool,
     issued: u64,
     url: String,
-    query: HashMap<String, String>,
+    query: OnceLock<HashMap<String, String>>,
     extensions: http::Extensions,
 }
 
@@ -35,37 +42,30 @@ impl Base {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ci| ci.0.ip().to_string())
             .unwrap_or_default();
-        let query = parts
-            .uri
-            .query()
-            .map(|q| {
-                form_urlencoded_pairs(q)
-                    .into_iter()
-                    .collect::<HashMap<String, String>>()
-            })
-            .unwrap_or_default();
         let secure = parts.uri.scheme_str() == Some("https")
             || parts
                 .headers
                 .get("x-forwarded-proto")
                 .is_some_and(|v| v.as_bytes() == b"https");
-        // Header values parsed by hyper are slices of its read buffer: cloning them would keep
-        // that whole buffer (8-16 KiB) alive for the life of the connection. Copy them.
-        // One allocation holds every value.
-        let total: usize = parts.headers.values().map(|v| v.len()).sum();
-        let mut buf = bytes::BytesMut::with_capacity(total);
-        for value in parts.headers.values() {
-            buf.extend_from_slice(value.as_bytes());
-        }
-        let buf = buf.freeze();
-        let mut headers = HeaderMap::with_capacity(parts.headers.len());
-        let mut at = 0;
+        let total: usize = parts
+            .headers
+            .iter()
+            .map(|(n, v)| 8 + n.as_str().len() + v.len())
+            .sum();
+        let mut raw = Vec::with_capacity(total);
         for (name, value) in &parts.headers {
-            let end = at + value.len();
-            if let Ok(v) = http::HeaderValue::from_maybe_shared(buf.slice(at..end)) {
-                headers.append(name.clone(), v);
-            }
-            at = end;
+            // Hyper refuses header blocks far below 4 GiB; a longer field could not be
+            // described, so it would be left out rather than cut.
+            let (Ok(n), Ok(v)) = (
+                u32::try_from(name.as_str().len()),
+                u32::try_from(value.len()),
+            ) else {
+                continue;
+            };
+            raw.extend_from_slice(&n.to_le_bytes());
+            raw.extend_from_slice(&v.to_le_bytes());
+            raw.extend_from_slice(name.as_str().as_bytes());
+            raw.extend_from_slice(value.as_bytes());
         }
         // The same holds for axum's `OriginalUri`, a copy of the request URI: drop it, the handshake
         // keeps `url` as a string.
@@ -73,7 +73,8 @@ impl Base {
         extensions.remove::<axum::extract::OriginalUri>();
         Arc::new(Base {
             xdomain: parts.headers.contains_key(header::ORIGIN),
-            headers,
+            raw_headers: raw.into_boxed_slice(),
+            headers: OnceLock::new(),
             address,
             secure,
             issued,
@@ -82,10 +83,43 @@ impl Base {
                 .path_and_query()
                 .map(|p| p.as_str().to_owned())
                 .unwrap_or_default(),
-            query,
+            query: OnceLock::new(),
             extensions,
         })
     }
+
+    fn headers(&self) -> &HeaderMap {
+        self.headers.get_or_init(|| {
+            let mut headers = HeaderMap::new();
+            let mut rest = &self.raw_headers[..];
+            while let Some((name, value, next)) = next_raw_header(rest) {
+                rest = next;
+                let name = http::HeaderName::from_bytes(name);
+                let value = http::HeaderValue::from_bytes(value);
+                // Both were valid in the request they were copied from.
+                if let (Ok(name), Ok(value)) = (name, value) {
+                    headers.append(name, value);
+                }
+            }
+            headers
+        })
+    }
+
+    fn query(&self) -> &HashMap<String, String> {
+        self.query.get_or_init(|| match self.url.split_once('?') {
+            Some((_, q)) => form_urlencoded_pairs(q).into_iter().collect(),
+            None => HashMap::new(),
+        })
+    }
+}
+
+/// The first header of `raw` (as [`Base::from_parts`] writes them) and what follows it.
+fn next_raw_header(raw: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+    let n = u32::from_le_bytes(raw.get(0..4)?.try_into().ok()?) as usize;
+    let v = u32::from_le_bytes(raw.get(4..8)?.try_into().ok()?) as usize;
+    let name = raw.get(8..8 + n)?;
+    let value = raw.get(8 + n..8 + n + v)?;
+    Some((name, value, &raw[8 + n + v..]))
 }
 
 fn form_urlencoded_pairs(q: &str) -> Vec<(String, String)> {
@@ -123,7 +157,7 @@ impl Handshake {
 
     /// The handshake request's headers.
     pub fn headers(&self) -> &HeaderMap {
-        &self.base.headers
+        self.base.headers()
     }
 
     /// When the connection opened, as Node prints it (`Date#toString`, in UTC).
@@ -160,7 +194,7 @@ impl Handshake {
 
     /// The handshake request's query parameters.
     pub fn query(&self) -> &HashMap<String, String> {
-        &self.base.query
+        self.base.query()
     }
 
     /// The `auth` object of the CONNECT packet (`{}` when the client sent none).
@@ -178,7 +212,7 @@ impl serde::Serialize for Handshake {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let headers: serde_json::Map<String, serde_json::Value> = self
             .base
-            .headers
+            .headers()
             .iter()
             .filter_map(|(k, v)| {
                 v.to_str()
@@ -194,7 +228,7 @@ impl serde::Serialize for Handshake {
         m.serialize_entry("secure", &self.base.secure)?;
         m.serialize_entry("issued", &self.base.issued)?;
         m.serialize_entry("url", &self.base.url)?;
-        m.serialize_entry("query", &self.base.query)?;
+        m.serialize_entry("query", self.base.query())?;
         m.serialize_entry("auth", &self.auth)?;
         m.end()
     }
@@ -236,7 +270,7 @@ impl Handshake {
                 }
             }
         }
-        let query = v
+        let query: HashMap<String, String> = v
             .get("query")
             .and_then(Value::as_object)
             .map(|map| {
@@ -261,13 +295,14 @@ impl Handshake {
         let string = |name: &str| v.get(name).map(text).unwrap_or_default();
         Handshake {
             base: Arc::new(Base {
-                headers,
+                raw_headers: Box::default(),
+                headers: OnceLock::from(headers),
                 address: string("address"),
                 xdomain: flag("xdomain"),
                 secure: flag("secure"),
                 issued,
                 url: string("url"),
-                query,
+                query: OnceLock::from(query),
                 extensions: http::Extensions::new(),
             }),
             auth: v

@@ -172,6 +172,12 @@ pub(crate) struct Compressed {
     pub(crate) vary: bool,
 }
 
+/// Whether [`maybe_compress`] might compress a body of `len` bytes. When it cannot, the body goes
+/// out as it is, with no `Vary`: [`Compressed::plain`].
+pub(crate) fn may_compress(options: Option<HttpCompression>, wanted: bool, len: usize) -> bool {
+    options.is_some_and(|o| wanted && len >= o.threshold)
+}
+
 /// Compresses `body` when the options, the packets and the client allow it.
 pub(crate) async fn maybe_compress(
     options: Option<HttpCompression>,
@@ -215,6 +221,15 @@ pub(crate) async fn maybe_compress(
 }
 
 impl Compressed {
+    /// A body sent as it is, whatever the client accepts.
+    pub(crate) fn plain(body: Bytes) -> Self {
+        Compressed {
+            body,
+            coding: None,
+            vary: false,
+        }
+    }
+
     /// Adds `Content-Encoding` and `Vary: Accept-Encoding` to a response's headers.
     pub(crate) fn set_headers(&self, headers: &mut HeaderMap) {
         if let Some(coding) = self.coding {

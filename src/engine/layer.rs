@@ -37,7 +37,7 @@ impl<H: EngineHandler> DynEngine for Engine<H> {
         Engine::matches(self, path)
     }
     fn handle(self: Arc<Self>, req: Request<Body>) -> BoxFuture<Response<Body>> {
-        Box::pin(Engine::handle(self, req))
+        Engine::handle(self, req)
     }
     fn client_count(&self) -> usize {
         Engine::client_count(self)
@@ -76,25 +76,35 @@ impl Service<Request<Body>> for EngineCall {
 /// its `Io` handle there for the `Io` extractor).
 pub(crate) type Extend = Arc<dyn Fn(&mut http::Extensions) + Send + Sync>;
 
-/// What every clone of a layer and of its services shares.
+/// What every clone of a layer and of its services shares. One `Arc`: axum clones the service
+/// for every request, and this makes that one reference count.
 #[derive(Clone)]
-pub(crate) struct Route {
+pub(crate) struct Route(Arc<RouteInner>);
+
+pub(crate) struct RouteInner {
     pub(crate) engine: Arc<dyn DynEngine>,
     call: EngineCall,
     cors: Option<Cors<EngineCall>>,
     pub(crate) extend: Option<Extend>,
 }
 
+impl std::ops::Deref for Route {
+    type Target = RouteInner;
+    fn deref(&self) -> &RouteInner {
+        &self.0
+    }
+}
+
 impl Route {
     pub(crate) fn new(engine: Arc<dyn DynEngine>, extend: Option<Extend>) -> Self {
         let call = EngineCall(engine.clone());
         let cors = engine.config().cors.clone().map(|c| c.layer(call.clone()));
-        Route {
+        Route(Arc::new(RouteInner {
             engine,
             call,
             cors,
             extend,
-        }
+        }))
     }
 
     fn serve(&self, req: Request<Body>) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>> {

@@ -73,21 +73,38 @@ fn is_probe(rest: &[u8]) -> Result<bool, PacketError> {
 
 /// Decodes a polling request body into its packets, lazily: a caller stops at the first error
 /// and still has every packet before it.
-pub(crate) fn decode_payload(body: Bytes) -> impl Iterator<Item = Result<Packet, PacketError>> {
-    let mut start = 0;
-    let len = body.len();
-    std::iter::from_fn(move || {
-        if start > len {
+pub(crate) fn decode_payload(body: Bytes) -> Payload {
+    Payload { body, start: 0 }
+}
+
+/// The packets of a v4 polling body (see [`decode_payload`]).
+pub(crate) struct Payload {
+    body: Bytes,
+    start: usize,
+}
+
+impl Iterator for Payload {
+    type Item = Result<Packet, PacketError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let len = self.body.len();
+        if self.start > len {
             return None;
         }
-        let end = body[start..]
+        let start = self.start;
+        let end = self.body[start..]
             .iter()
             .position(|&b| b == SEPARATOR)
             .map_or(len, |p| start + p);
-        let segment = body.slice(start..end);
-        start = end + 1;
+        self.start = end + 1;
+        // The whole body is one packet, the usual case: no slicing.
+        let segment = if start == 0 && end == len {
+            std::mem::take(&mut self.body)
+        } else {
+            self.body.slice(start..end)
+        };
         Some(decode_segment(segment))
-    })
+    }
 }
 
 fn decode_segment(segment: Bytes) -> Result<Packet, PacketError> {
@@ -97,8 +114,27 @@ fn decode_segment(segment: Bytes) -> Result<Packet, PacketError> {
 
 /// Appends frames to a polling response body, `\x1e`-separated, binary as `b` + base64.
 pub(crate) fn encode_payload<'a>(frames: impl IntoIterator<Item = &'a Frame>) -> Bytes {
+    let mut frames = frames.into_iter().peekable();
+    // One text frame, what most polling responses carry: its bytes are the body, uncopied.
+    if let Some(Frame::Text(t)) = frames.peek() {
+        let one = t.clone();
+        frames.next();
+        if frames.peek().is_none() {
+            return Bytes::from(one);
+        }
+        let mut out = BytesMut::new();
+        out.extend_from_slice(one.as_bytes());
+        write_frames(&mut out, frames, true);
+        return out.freeze();
+    }
     let mut out = BytesMut::new();
-    for (i, frame) in frames.into_iter().enumerate() {
+    write_frames(&mut out, frames, false);
+    out.freeze()
+}
+
+fn write_frames<'a>(out: &mut BytesMut, frames: impl Iterator<Item = &'a Frame>, after: bool) {
+    for (i, frame) in frames.enumerate() {
+        let i = i + usize::from(after);
         if i > 0 {
             out.extend_from_slice(&[SEPARATOR]);
         }
@@ -115,7 +151,6 @@ pub(crate) fn encode_payload<'a>(frames: impl IntoIterator<Item = &'a Frame>) ->
             }
         }
     }
-    out.freeze()
 }
 
 /// The text frame of a message packet: `4` + the text.

@@ -8,8 +8,9 @@ use std::sync::atomic::Ordering;
 use std::task::Poll;
 
 use axum::body::Body;
+use bytes::{Bytes, BytesMut};
 use http::{HeaderValue, Response, StatusCode, header, request::Parts};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 
 use super::error::status_response;
 use super::server::{Engine, Session};
@@ -155,8 +156,8 @@ enum BodyError {
 async fn read_body<H: EngineHandler>(
     engine: &Engine<H>,
     parts: &Parts,
-    body: Body,
-) -> Result<bytes::Bytes, BodyError> {
+    mut body: Body,
+) -> Result<Bytes, BodyError> {
     let max = engine.config.max_http_buffer_size;
     let declared = parts
         .headers
@@ -166,11 +167,40 @@ async fn read_body<H: EngineHandler>(
     if declared.is_some_and(|n| n > max as u64) {
         return Err(BodyError::TooLarge);
     }
-    match Limited::new(body, max).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(BodyError::TooLarge),
-        Err(_) => Err(BodyError::Io),
+    // A POST body nearly always arrives as one chunk: keep it as it is, and copy only when
+    // more follow (what `Limited` + `collect` would do, without their buffer list).
+    let mut first: Option<Bytes> = None;
+    let mut more: Option<BytesMut> = None;
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Err(BodyError::Io);
+        };
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        total += data.len();
+        if total > max {
+            return Err(BodyError::TooLarge);
+        }
+        if data.is_empty() {
+            continue;
+        }
+        match (&mut more, first.take()) {
+            (Some(buf), _) => buf.extend_from_slice(&data),
+            (None, None) => first = Some(data),
+            (None, Some(prev)) => {
+                let mut buf = BytesMut::with_capacity(total);
+                buf.extend_from_slice(&prev);
+                buf.extend_from_slice(&data);
+                more = Some(buf);
+            }
+        }
     }
+    Ok(match more {
+        Some(buf) => buf.freeze(),
+        None => first.unwrap_or_default(),
+    })
 }
 
 /// Runs the heartbeat of a session while it is on polling: a ping every `ping_interval`, a

@@ -1,16 +1,18 @@
 //! The engine: the session table, request checks in Node's order, the handshake, and what every
 //! transport does with a received packet.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::future::ready;
+use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use axum::body::Body;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header, request::Parts};
 
-use super::config::EngineConfig;
-use super::error::RequestError;
+use super::config::{BoxFuture, EngineConfig};
+use super::error::{RequestError, status_response};
 use super::packet::{self, Packet};
 use super::socket::{EngineSocket, Frame, SessionOwner};
 use super::v3::PollingFormat;
@@ -26,25 +28,84 @@ pub(crate) struct Session<H: EngineHandler> {
 
 /// The session table, sharded so that connections opening and closing on different threads
 /// rarely meet on one lock.
-type Shard<H> = Mutex<HashMap<Box<str>, Arc<Session<H>>>>;
+type Shard<H> = Mutex<HashMap<Box<str>, Arc<Session<H>>, SidHash>>;
 
 struct Sessions<H: EngineHandler> {
     shards: Box<[Shard<H>]>,
-    hasher: RandomState,
+    hasher: SidHash,
     count: AtomicUsize,
+}
+
+/// The hasher of the session table. Every request on a session looks it up, and SipHash costs
+/// more there than the rest of the lookup. The keys are ids the server made (random, unless
+/// `generate_id` says otherwise), never chosen by a client, so a keyed multiply-rotate hash is
+/// enough: a client only picks what it looks up, which costs it one probe sequence.
+#[derive(Clone, Copy)]
+struct SidHash(u64);
+
+impl SidHash {
+    fn new() -> Self {
+        // Keyed per table, so that ids made by a predictable `generate_id` still spread.
+        SidHash(RandomState::new().hash_one(0u8) | 1)
+    }
+}
+
+impl BuildHasher for SidHash {
+    type Hasher = SidHasher;
+    fn build_hasher(&self) -> SidHasher {
+        SidHasher(self.0)
+    }
+}
+
+struct SidHasher(u64);
+
+impl Hasher for SidHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.0 = (self.0.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.write(&[i]);
+    }
+
+    fn finish(&self) -> u64 {
+        // hashbrown takes its control bits from the top 7 bits and its bucket from the low
+        // ones: fold the well-mixed high half down.
+        self.0 ^ (self.0 >> 29)
+    }
 }
 
 impl<H: EngineHandler> Sessions<H> {
     fn new() -> Self {
+        let hasher = SidHash::new();
         Sessions {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            hasher: RandomState::new(),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(HashMap::with_hasher(hasher)))
+                .collect(),
+            hasher,
             count: AtomicUsize::new(0),
         }
     }
 
-    fn shard(&self, id: &str) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Arc<Session<H>>>> {
-        let i = (self.hasher.hash_one(id) as usize) % SHARDS;
+    fn shard(
+        &self,
+        id: &str,
+    ) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Arc<Session<H>>, SidHash>> {
+        // Bits 40-43 pick the shard: the map inside uses the low bits and the top 7, so the
+        // shard does not thin out its buckets.
+        let i = (self.hasher.hash_one(id) >> 40) as usize % SHARDS;
         self.shards[i].lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -94,7 +155,8 @@ pub(crate) struct Engine<H: EngineHandler> {
 pub(crate) struct Query<'a> {
     pub(crate) eio: Option<&'a str>,
     pub(crate) transport: Option<&'a str>,
-    pub(crate) sid: Option<String>,
+    /// Borrowed unless it had escapes to decode (ids made by the server never do).
+    pub(crate) sid: Option<Cow<'a, str>>,
     /// `b64` with a value: binary as base64 in v3 polling bodies.
     pub(crate) b64: bool,
     /// `j`: JSONP polling, with this callback index.
@@ -104,8 +166,19 @@ pub(crate) struct Query<'a> {
 impl<'a> Query<'a> {
     pub(crate) fn parse(query: &'a str) -> Self {
         let mut q = Query::default();
-        for pair in query.split('&') {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        // Every request goes through here: a plain byte scan, cheaper than `split`'s pattern
+        // searchers on queries this short.
+        let mut rest = query;
+        while !rest.is_empty() {
+            let (pair, next) = match rest.bytes().position(|b| b == b'&') {
+                Some(i) => (&rest[..i], &rest[i + 1..]),
+                None => (rest, ""),
+            };
+            rest = next;
+            let (k, v) = match pair.bytes().position(|b| b == b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, ""),
+            };
             match k {
                 "EIO" => q.eio = Some(v),
                 // A repeated `transport` is a list in Node, which matches no transport.
@@ -116,13 +189,22 @@ impl<'a> Query<'a> {
                         Some(v)
                     }
                 }
-                "sid" => q.sid = Some(percent_decode(v)),
+                "sid" => q.sid = Some(percent_decode_cow(v)),
                 "b64" => q.b64 = !v.is_empty(),
                 "j" => q.j = Some(v),
                 _ => {}
             }
         }
         q
+    }
+}
+
+/// [`percent_decode`], borrowing `s` when there is nothing to decode.
+fn percent_decode_cow(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b == b'%' || b == b'+') {
+        Cow::Owned(percent_decode(s))
+    } else {
+        Cow::Borrowed(s)
     }
 }
 
@@ -153,6 +235,35 @@ pub(crate) fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// What the checks of a request found.
+enum Checked<H: EngineHandler> {
+    /// A request of an open session, on this transport.
+    Session(Transport, Arc<Session<H>>),
+    /// A handshake; whether its protocol version is one served (refused only after
+    /// `allow_request`, as Node orders its checks).
+    Handshake {
+        transport: Transport,
+        supported: bool,
+    },
+}
+
+/// The answer to a refused request.
+fn refused(e: RequestError, parts: &Parts, is_ws_upgrade: bool) -> Response<Body> {
+    tracing::debug!(error = ?e, uri = %parts.uri, "engine.io request refused");
+    if is_ws_upgrade {
+        e.into_ws_response()
+    } else {
+        e.into_response()
+    }
+}
+
+/// Polling responses must not be cached.
+fn no_store(mut res: Response<Body>) -> Response<Body> {
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
 }
 
 impl<H: EngineHandler> Engine<H> {
@@ -211,56 +322,62 @@ impl<H: EngineHandler> Engine<H> {
         }
     }
 
-    /// Answers one request under the engine's path.
-    pub(crate) async fn handle(self: Arc<Self>, req: Request<Body>) -> Response<Body> {
+    /// Answers one request under the engine's path. The checks that need no await run here,
+    /// before any future exists; each kind of request then gets a future of its own, no bigger
+    /// than what it awaits (it is boxed, once per request).
+    pub(crate) fn handle(self: Arc<Self>, req: Request<Body>) -> BoxFuture<Response<Body>> {
         let is_ws_upgrade = websocket::is_upgrade_request(&req);
         let (parts, body) = req.into_parts();
-        let query_str = parts.uri.query().unwrap_or("");
-        let query = Query::parse(query_str);
-        let transport = match self.verify(&parts, &query, is_ws_upgrade).await {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::debug!(error = ?e, uri = %parts.uri, "engine.io request refused");
-                return if is_ws_upgrade {
-                    e.into_ws_response()
-                } else {
-                    e.into_response()
-                };
+        let checked = {
+            let query = Query::parse(parts.uri.query().unwrap_or(""));
+            self.check(&parts, &query, is_ws_upgrade)
+        };
+        match checked {
+            Err(e) => Box::pin(ready(refused(e, &parts, is_ws_upgrade))),
+            Ok(Checked::Session(Transport::Websocket, session)) => {
+                Box::pin(ready(websocket::upgrade(self, session, parts)))
             }
-        };
-        let mut res = match (&query.sid, transport) {
-            (None, Transport::Polling) => self.open_polling(parts).await,
-            (None, Transport::Websocket) => websocket::open(self, parts),
-            (Some(sid), Transport::Websocket) => match self.session(sid) {
-                Some(session) => websocket::upgrade(self, session, parts),
-                None => RequestError::UnknownSid.into_ws_response(),
-            },
-            (Some(sid), Transport::Polling) => match self.session(sid) {
-                Some(session) if parts.method == Method::GET => {
-                    polling::get(&self, session, &parts).await
+            Ok(Checked::Session(Transport::Polling, session)) => match parts.method {
+                Method::GET => {
+                    Box::pin(async move { no_store(polling::get(&self, session, &parts).await) })
                 }
-                Some(session) if parts.method == Method::POST => {
-                    polling::post(&self, session, &parts, body).await
+                Method::POST => {
+                    Box::pin(
+                        async move { no_store(polling::post(&self, session, &parts, body).await) },
+                    )
                 }
-                Some(_) => crate::engine::error::status_response(StatusCode::BAD_REQUEST),
-                None => RequestError::UnknownSid.into_response(),
+                _ => Box::pin(ready(no_store(status_response(StatusCode::BAD_REQUEST)))),
             },
-        };
-        if transport == Transport::Polling {
-            res.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            Ok(Checked::Handshake {
+                transport,
+                supported,
+            }) => Box::pin(async move {
+                if let Some(allow) = &self.config.allow_request {
+                    if let Err(e) = allow(&parts).await {
+                        return refused(RequestError::Forbidden(e), &parts, is_ws_upgrade);
+                    }
+                }
+                if !supported {
+                    let e = RequestError::UnsupportedProtocolVersion;
+                    return refused(e, &parts, is_ws_upgrade);
+                }
+                match transport {
+                    Transport::Polling => no_store(self.open_polling(&parts).await),
+                    Transport::Websocket => websocket::open(self, parts),
+                }
+            }),
         }
-        res
     }
 
-    /// The checks of Node's `verify`, in its order: transport, origin, sid, method,
-    /// `allow_request`, then the protocol version.
-    async fn verify(
+    /// The checks of Node's `verify`, in its order: transport, origin, sid, method, then (for a
+    /// handshake, by the caller) `allow_request` and the protocol version. Gives the session
+    /// the request names, if it names one, so that it is looked up once.
+    fn check(
         &self,
         parts: &Parts,
         query: &Query<'_>,
         is_ws_upgrade: bool,
-    ) -> Result<Transport, RequestError> {
+    ) -> Result<Checked<H>, RequestError> {
         let transport = query
             .transport
             .and_then(Transport::parse)
@@ -283,7 +400,7 @@ impl<H: EngineHandler> Engine<H> {
             if !is_ws_upgrade && current != transport {
                 return Err(RequestError::BadRequest);
             }
-            return Ok(transport);
+            return Ok(Checked::Session(transport, session));
         }
         if parts.method != Method::GET {
             return Err(RequestError::BadHandshakeMethod);
@@ -291,15 +408,15 @@ impl<H: EngineHandler> Engine<H> {
         if transport == Transport::Websocket && !is_ws_upgrade {
             return Err(RequestError::BadRequest);
         }
-        if let Some(allow) = &self.config.allow_request {
-            allow(parts).await.map_err(RequestError::Forbidden)?;
-        }
-        match query.eio {
-            Some("4") => {}
-            Some("3") if self.config.allow_eio3 => {}
-            _ => return Err(RequestError::UnsupportedProtocolVersion),
-        }
-        Ok(transport)
+        let supported = match query.eio {
+            Some("4") => true,
+            Some("3") => self.config.allow_eio3,
+            _ => false,
+        };
+        Ok(Checked::Handshake {
+            transport,
+            supported,
+        })
     }
 
     /// The JSON of the open packet (`0{...}`) for a new session.
@@ -352,8 +469,8 @@ impl<H: EngineHandler> Engine<H> {
         session
     }
 
-    async fn open_polling(self: &Arc<Self>, parts: Parts) -> Response<Body> {
-        let session = self.create_session(&parts, Transport::Polling);
+    async fn open_polling(self: &Arc<Self>, parts: &Parts) -> Response<Body> {
+        let session = self.create_session(parts, Transport::Polling);
         let sid = session.socket.id().to_owned();
         let mut frames = vec![self.open_packet(&sid, Transport::Polling)];
         if let Some(msg) = &self.config.initial_packet {

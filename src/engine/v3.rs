@@ -21,9 +21,9 @@ use axum::body::Body;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response, header};
 
-use super::compress::maybe_compress;
+use super::compress::{Compressed, may_compress, maybe_compress};
 use super::config::EngineConfig;
-use super::packet::{Packet, PacketError, decode_payload, encode_payload};
+use super::packet::{Packet, PacketError, Payload, decode_payload, encode_payload};
 use super::payload_v3;
 use super::server::{Engine, Session};
 use super::socket::{EngineSocket, Frame, SessionOwner, Shared};
@@ -91,49 +91,77 @@ where
     I: IntoIterator<Item = &'a Frame> + Clone,
 {
     let (body, content_type) = encode(shared.protocol(), &shared.format, frames);
-    let out = maybe_compress(config.http_compression, compress, request, body).await;
-    let mut res = Response::new(Body::from(out.body.clone()));
+    // Most bodies are under the threshold: that is decided without an await point, and the
+    // compressing path is boxed, so that the future of every polling request (itself boxed,
+    // per request) stays small.
+    let out = if may_compress(config.http_compression, compress, body.len()) {
+        Box::pin(maybe_compress(
+            config.http_compression,
+            compress,
+            request,
+            body,
+        ))
+        .await
+    } else {
+        Compressed::plain(body)
+    };
+    let mut res = Response::new(Body::empty());
     let headers = res.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     out.set_headers(headers);
+    *res.body_mut() = Body::from(out.body);
     res
 }
 
 /// The packets of a POST body, in the session's format. A trailing `Err` means the rest of the
 /// body does not parse (the caller closes the session after handing over what came before).
-pub(crate) fn decode_post(
-    shared: &Shared,
-    binary: bool,
-    body: Bytes,
-) -> Box<dyn Iterator<Item = Result<Packet, PacketError>> + Send> {
+pub(crate) fn decode_post(shared: &Shared, binary: bool, body: Bytes) -> PostPackets {
     let protocol = shared.protocol();
     if protocol != 3 && shared.format.jsonp.is_none() {
-        return Box::new(decode_payload(body));
+        return PostPackets::V4(decode_payload(body));
     }
+    let list = |packets: Vec<Result<Packet, PacketError>>| PostPackets::List(packets.into_iter());
     if binary {
         // Only v3 gets here with a binary body (the transport refuses it on v4).
         return match payload_v3::decode_binary_payload(body) {
-            Ok(packets) => Box::new(packets.into_iter().map(Ok)),
-            Err(e) => Box::new(std::iter::once(Err(e))),
+            Ok(packets) => list(packets.into_iter().map(Ok).collect()),
+            Err(e) => list(vec![Err(e)]),
         };
     }
     let Ok(text) = std::str::from_utf8(&body) else {
-        return Box::new(std::iter::once(Err(PacketError)));
+        return list(vec![Err(PacketError)]);
     };
     let text = match shared.format.jsonp {
         Some(_) => match payload_v3::jsonp_unwrap(text) {
             Some(payload) => payload,
             // Node ignores a JSONP POST without a `d` field.
-            None => return Box::new(std::iter::empty()),
+            None => return list(Vec::new()),
         },
         None => text.to_owned(),
     };
-    let packets: Vec<_> = if protocol == 3 {
-        decode_text_until_error(&text)
+    if protocol == 3 {
+        list(decode_text_until_error(&text))
     } else {
-        decode_payload(Bytes::from(text)).collect()
-    };
-    Box::new(packets.into_iter())
+        list(decode_payload(Bytes::from(text)).collect())
+    }
+}
+
+/// The packets of a POST: a v4 body decoded as it is read (the common case, with no
+/// allocation), or a list decoded at once.
+pub(crate) enum PostPackets {
+    V4(Payload),
+    List(std::vec::IntoIter<Result<Packet, PacketError>>),
+}
+
+impl Iterator for PostPackets {
+    type Item = Result<Packet, PacketError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            PostPackets::V4(p) => p.next(),
+            PostPackets::List(l) => l.next(),
+        }
+    }
 }
 
 fn decode_text_until_error(text: &str) -> Vec<Result<Packet, PacketError>> {
