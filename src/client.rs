@@ -19,7 +19,8 @@ struct State {
     /// Namespaces whose connect middlewares are running.
     connecting: Vec<Utf8Bytes>,
     decoder: DecodeState,
-    connect_timer: Option<tokio::task::AbortHandle>,
+    /// Whether a namespace was joined (the connect timeout no longer applies).
+    joined: bool,
     closed: bool,
 }
 
@@ -197,9 +198,7 @@ impl Client {
                 return;
             }
             st.sockets.push((ns.name_bytes().clone(), socket.clone()));
-            if let Some(timer) = st.connect_timer.take() {
-                timer.abort();
-            }
+            st.joined = true;
         }
         let register = |restored: Option<crate::recovery::Restored>| {
             ns.insert_socket(socket.clone());
@@ -209,9 +208,7 @@ impl Client {
                 socket.join(session.rooms);
                 socket.set_data_value(session.data);
                 // Missed packets go out before the CONNECT reply, as in Node.
-                for packet in &missed {
-                    let _ = socket.send_packet(packet, false);
-                }
+                socket.send_missed(&missed);
             }
         };
         match restored {
@@ -240,9 +237,25 @@ impl Client {
         socket.run_connection_handlers(&handlers, auth);
     }
 
+    /// `connect_timeout` has passed since the connection opened: closed unless it joined a
+    /// namespace.
+    pub(crate) fn connect_deadline(&self) {
+        let expired = {
+            let st = self.lock();
+            !st.joined && !st.closed
+        };
+        if expired {
+            tracing::debug!(
+                sid = self.conn.id(),
+                "no namespace joined within connect_timeout"
+            );
+            self.close(DisconnectReason::ForcedServerClose);
+        }
+    }
+
     fn send(&self, packet: &Packet) {
         let encoded = self.io.parser().encode(packet);
-        let _ = crate::socket::queue_encoded(&self.conn, &encoded, true);
+        let _ = crate::socket::queue_encoded(&self.conn, encoded, true);
     }
 
     pub(crate) fn remove_socket(&self, nsp: &str) {
@@ -252,9 +265,6 @@ impl Client {
     fn take_sockets(&self) -> Vec<Socket> {
         let mut st = self.lock();
         st.closed = true;
-        if let Some(timer) = st.connect_timer.take() {
-            timer.abort();
-        }
         st.decoder.reset();
         std::mem::take(&mut st.sockets)
             .into_iter()
@@ -306,21 +316,7 @@ impl EngineHandler for SocketIoHandler {
             base: Base::from_parts(req),
             state: Mutex::new(State::default()),
         });
-        let timeout = self.io.connect_timeout();
-        let weak = Arc::downgrade(&client);
-        let timer = tokio::spawn(async move {
-            tokio::time::sleep(timeout).await;
-            if let Some(client) = weak.upgrade() {
-                if client.lock().sockets.is_empty() {
-                    tracing::debug!(
-                        sid = client.conn.id(),
-                        "no namespace joined within connect_timeout"
-                    );
-                    client.close(DisconnectReason::ForcedServerClose);
-                }
-            }
-        });
-        client.lock().connect_timer = Some(timer.abort_handle());
+        self.io.0.connect_timeouts.watch(&client);
         if legacy::is_legacy(socket) {
             // The legacy protocol joins `/` without a CONNECT. Not from here: the session is
             // not in the engine's table yet, and its open packet must go out first.

@@ -503,29 +503,48 @@ impl Socket {
         compress: bool,
     ) -> Result<(), EmitError> {
         let encoded = self.0.ns.parser().encode(packet);
-        self.send_encoded(&encoded, volatile, compress)
+        self.send_encoded(encoded, volatile, compress)
+    }
+
+    /// Sends the packets a restored socket missed, past the outbox bound (the recovery store
+    /// bounds them), so that a client that missed many gets them all, as in Node.
+    pub(crate) fn send_missed(&self, packets: &[Packet]) {
+        let conn = &self.0.client.conn;
+        for packet in packets {
+            let encoded = self.0.ns.parser().encode(packet);
+            let len = encoded_len(&encoded);
+            if conn
+                .send_frames_unbounded(frames_of(encoded), true)
+                .is_err()
+            {
+                return;
+            }
+            self.counters().sent(1, len);
+        }
     }
 
     /// Queues an encoded packet (its attachments with it). A volatile packet is dropped, without
     /// error, when the transport cannot take it right now.
     pub(crate) fn send_encoded(
         &self,
-        encoded: &Encoded,
+        encoded: Encoded,
         volatile: bool,
         compress: bool,
     ) -> Result<(), EmitError> {
+        let len = encoded_len(&encoded);
         if self.enqueue(encoded, volatile, compress)? {
-            self.counters().sent(1, encoded_len(encoded));
+            self.counters().sent(1, len);
         }
         Ok(())
     }
 
     /// Queues without counting (broadcasts count their recipients once). `Ok(false)` when a
     /// volatile packet was dropped. `compress: false` keeps the packet from asking for HTTP
-    /// compression of the polling response that carries it.
+    /// compression of the polling response that carries it. Taken by value: a broadcast clones
+    /// its frames (reference counts), a direct emit moves them.
     pub(crate) fn enqueue(
         &self,
-        encoded: &Encoded,
+        encoded: Encoded,
         volatile: bool,
         compress: bool,
     ) -> Result<bool, EmitError> {
@@ -621,18 +640,24 @@ impl Socket {
 
     fn add_listener(&self, event: &str, handler: BoxedHandler, once: bool) {
         let mut l = self.write_listeners();
-        let entry =
-            l.on.entry(event.to_owned())
-                .or_insert_with(|| Arc::from([]));
-        let mut list: Vec<Listener> = entry
-            .iter()
-            .map(|x| Listener {
-                handler: x.handler.clone(),
-                once: x.once,
-            })
-            .collect();
-        list.push(Listener { handler, once });
-        *entry = list.into();
+        let added = Listener { handler, once };
+        // The list is shared with running dispatches (they clone the `Arc`), so it is
+        // replaced, not changed; the first handler of an event, the usual case, costs one
+        // allocation.
+        match l.on.get_mut(event) {
+            None => {
+                l.on.insert(event.to_owned(), Arc::from([added]));
+            }
+            Some(entry) => {
+                let mut list = Vec::with_capacity(entry.len() + 1);
+                list.extend(entry.iter().map(|x| Listener {
+                    handler: x.handler.clone(),
+                    once: x.once,
+                }));
+                list.push(added);
+                *entry = list.into();
+            }
+        }
     }
 
     /// Handles an event. Handlers of one socket run in arrival order (see [`Handler`]).
@@ -948,15 +973,17 @@ pub(crate) fn encoded_len(encoded: &Encoded) -> u64 {
 /// Queues a packet and its attachments on a connection, together.
 pub(crate) fn queue_encoded(
     conn: &EngineSocket,
-    encoded: &Encoded,
+    encoded: Encoded,
     compress: bool,
 ) -> Result<(), SendError> {
-    let first = match &encoded.first {
-        EncodedFrame::Text(t) => Frame::Text(t.clone()),
-        EncodedFrame::Binary(b) => Frame::Binary(b.clone()),
-    };
     let n = 1 + encoded.attachments.len();
-    let frames =
-        std::iter::once(first).chain(encoded.attachments.iter().cloned().map(Frame::Binary));
-    conn.send_frames_with(frames, n, compress)
+    conn.send_frames_with(frames_of(encoded), n, compress)
+}
+
+fn frames_of(encoded: Encoded) -> impl Iterator<Item = Frame> {
+    let first = match encoded.first {
+        EncodedFrame::Text(t) => Frame::Text(t),
+        EncodedFrame::Binary(b) => Frame::Binary(b),
+    };
+    std::iter::once(first).chain(encoded.attachments.into_iter().map(Frame::Binary))
 }

@@ -138,7 +138,7 @@ impl MemoryAdapter {
         self.for_each_target(opts, |socket| {
             before(socket);
             socket.notify_outgoing_packet(packet);
-            match socket.enqueue(&encoded, opts.flags.volatile, opts.flags.compress) {
+            match socket.enqueue(encoded.clone(), opts.flags.volatile, opts.flags.compress) {
                 Ok(true) => sent += 1,
                 Ok(false) => {}
                 Err(_) => slow.push(socket.clone()),

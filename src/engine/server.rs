@@ -476,7 +476,11 @@ impl<H: EngineHandler> Engine<H> {
         if let Some(msg) = &self.config.initial_packet {
             frames.push(packet::message_frame(msg.clone()));
         }
-        frames.extend(session.socket.shared.lock().queue.drain(..));
+        {
+            let mut st = session.socket.shared.lock();
+            frames.extend(st.queue.drain(..));
+            st.exempt = 0;
+        }
         polling::spawn_heartbeat(self.clone(), session.clone());
         let shared = &session.socket.shared;
         let mut res =

@@ -64,6 +64,9 @@ struct ConnEvents {
 
 pub(crate) struct State {
     pub(crate) queue: VecDeque<Frame>,
+    /// Frames at the front of the queue that do not count toward the outbox bound (a restored
+    /// socket's missed packets); back to 0 whenever the queue is taken.
+    pub(crate) exempt: usize,
     pub(crate) transport: Transport,
     /// A websocket asked to take over; it has not yet completed the probe.
     pub(crate) upgrade_started: bool,
@@ -109,6 +112,7 @@ impl EngineSocket {
                 format,
                 state: Mutex::new(State {
                     queue: VecDeque::new(),
+                    exempt: 0,
                     transport,
                     upgrade_started: false,
                     upgrading: false,
@@ -224,15 +228,43 @@ impl EngineSocket {
         count: usize,
         compress: bool,
     ) -> Result<(), SendError> {
+        self.push(frames, Some(count), compress)
+    }
+
+    /// Queues frames past the outbox bound: the packets a restored socket missed go out whole
+    /// before its CONNECT reply, as in Node; the recovery store already bounds them.
+    pub(crate) fn send_frames_unbounded(
+        &self,
+        frames: impl IntoIterator<Item = Frame>,
+        compress: bool,
+    ) -> Result<(), SendError> {
+        self.push(frames, None, compress)
+    }
+
+    /// `count` frames within the outbox bound, or any number without one.
+    fn push(
+        &self,
+        frames: impl IntoIterator<Item = Frame>,
+        count: Option<usize>,
+        compress: bool,
+    ) -> Result<(), SendError> {
         {
             let mut st = self.shared.lock();
             if st.closed.is_some() {
                 return Err(SendError::Closed);
             }
-            if st.queue.len() + count > self.shared.max_buffered.max(count) {
-                return Err(SendError::Full);
+            if let Some(count) = count {
+                if st.queue.len().saturating_sub(st.exempt) + count
+                    > self.shared.max_buffered.max(count)
+                {
+                    return Err(SendError::Full);
+                }
             }
+            let before = st.queue.len();
             st.queue.extend(frames);
+            if count.is_none() {
+                st.exempt += st.queue.len() - before;
+            }
             st.compress |= compress;
         }
         self.shared.waker.wake();
@@ -334,6 +366,7 @@ impl Shared {
         } else {
             into.extend(st.queue.drain(..));
         }
+        st.exempt = 0;
         Poll::Ready(())
     }
 
@@ -350,6 +383,7 @@ impl Shared {
             return Poll::Pending;
         }
         into.extend(st.queue.drain(..));
+        st.exempt = 0;
         Poll::Ready(std::mem::take(&mut st.compress))
     }
 }

@@ -56,3 +56,11 @@ async fn memory_adapter_ticks_sent_during_a_restore_arrive_once_in_order() {
     let out = run_node("ticks.mjs", &[&s.url, "40"]).await;
     assert_every_tick_once_in_order(out.event("done"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_missed_packets_than_the_outbox_holds_all_arrive() {
+    // About 40 ticks are missed (300 ms of middleware, 100 ms away), more than the outbox's 16.
+    let s = ticking(builder().max_buffered_packets(16)).await;
+    let out = run_node("ticks.mjs", &[&s.url, "10"]).await;
+    assert_every_tick_once_in_order(out.event("done"));
+}
