@@ -14,6 +14,7 @@ mod eio;
 mod http;
 mod measure;
 mod peers;
+mod recovery;
 mod report;
 mod scenarios;
 mod svg;
@@ -117,6 +118,9 @@ pub struct Meta {
 pub struct Results {
     pub meta: Meta,
     pub series: Vec<Series>,
+    /// The `recovery` scenario (bench/src/recovery.rs): runs of its own servers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recovery: Vec<recovery::Run>,
 }
 
 /// What a mode runs.
@@ -190,6 +194,8 @@ struct Args {
     cmd: String,
     peers: Vec<Peer>,
     only: Option<Vec<Scenario>>,
+    /// Whether to run the `recovery` scenario (every run does, unless `--only` leaves it out).
+    recovery: bool,
     reps: Option<usize>,
     out: Option<PathBuf>,
     from: Option<PathBuf>,
@@ -206,6 +212,7 @@ fn parse_args() -> Result<Args, String> {
         cmd,
         peers: Peer::ALL.to_vec(),
         only: None,
+        recovery: true,
         reps: None,
         out: None,
         from: None,
@@ -223,9 +230,11 @@ fn parse_args() -> Result<Args, String> {
                     .collect::<Result<_, _>>()?
             }
             "--only" => {
+                let list = val()?;
+                a.recovery = list.split(',').any(|s| s.trim() == recovery::NAME);
                 a.only = Some(
-                    val()?
-                        .split(',')
+                    list.split(',')
+                        .filter(|s| s.trim() != recovery::NAME)
                         .map(|s| {
                             Scenario::ALL
                                 .into_iter()
@@ -321,6 +330,9 @@ fn main() -> ExitCode {
                         if acc.meta.open_loop_rate <= 0.0 {
                             acc.meta.open_loop_rate = r.meta.open_loop_rate;
                         }
+                        if !r.recovery.is_empty() {
+                            acc.recovery = r.recovery;
+                        }
                     }
                 }
             }
@@ -340,7 +352,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: sio-bench full|quick|report [--peers ours,node,socketioxide,ceiling] [--only idle,echo,ack,fanout,polling,handshake-ws,handshake-polling,open-loop] [--reps N] [--n N] [--size BYTES] [--rate R] [--out FILE] [--from JSON]"
+                "usage: sio-bench full|quick|report [--peers ours,node,socketioxide,ceiling] [--only idle,echo,ack,fanout,polling,handshake-ws,handshake-polling,open-loop,recovery] [--reps N] [--n N] [--size BYTES] [--rate R] [--out FILE] [--from JSON]"
             );
             ExitCode::from(2)
         }
@@ -420,6 +432,7 @@ fn run(args: &Args, quick: bool, root: &Path, out: &Path, json: &Path) -> ExitCo
     let mut results = Results {
         meta: meta(&plan, quick, pinned, root, &progs, &peers),
         series: Vec::new(),
+        recovery: Vec::new(),
     };
     let scenarios: Vec<Scenario> = match &args.only {
         Some(o) => Scenario::ALL
@@ -545,6 +558,12 @@ fn run(args: &Args, quick: bool, root: &Path, out: &Path, json: &Path) -> ExitCo
             }
             drop(server);
         }
+        if args.recovery {
+            results.meta.duration_s = started.elapsed().as_secs_f64();
+            save(json, &results);
+            results.recovery =
+                recovery::run(&plan.ctx, quick, plan.reps, pinned, &progs, &peers, started).await;
+        }
         Ok(())
     });
     results.meta.duration_s = started.elapsed().as_secs_f64();
@@ -585,8 +604,9 @@ fn run(args: &Args, quick: bool, root: &Path, out: &Path, json: &Path) -> ExitCo
                     r.note.clone().unwrap_or_default()
                 )
             })
+            .chain(recovery::broken(&results.recovery))
             .collect();
-        let total = results.series.len();
+        let total = results.series.len() + results.recovery.len();
         println!("bench quick: {} series ran, {} broken", total, bad.len());
         if !bad.is_empty() {
             for b in bad {

@@ -654,6 +654,8 @@ fn render(res: &Results, root: &Path, mem_svg: &str, fan_svg: &str) -> String {
         "handshakes/s",
         "server CPU / handshake",
     );
+    // (6) connection state recovery (bench/src/recovery.rs)
+    crate::recovery::render(w, &res.recovery);
     let _ = writeln!(
         w,
         "## How to run\n\n```sh\nbench/run                 # everything, then writes docs/benchmarks.md (about half an hour)\n\
