@@ -3,78 +3,112 @@
 //!
 //! Every deadline is "opened + the same duration", so deadlines come in the order connections
 //! open and a queue is enough. One task per server instead of one per connection saves a task
-//! spawn per handshake and the task's memory for as long as the connection lives.
+//! spawn per handshake and the task's memory for as long as the connection lives; and a new
+//! connection wakes the task only when the queue was empty (later deadlines can wait).
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::client::Client;
 
-/// A connection and when it must have joined a namespace.
-type Entry = (Instant, Weak<Client>);
+/// What the server and its timeout task share.
+#[derive(Default)]
+struct Queue {
+    entries: Mutex<VecDeque<(Instant, Weak<Client>)>>,
+    changed: Notify,
+    started: AtomicBool,
+    closed: AtomicBool,
+}
 
-/// The connections waiting for their first namespace.
+impl Queue {
+    fn entries(&self) -> MutexGuard<'_, VecDeque<(Instant, Weak<Client>)>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The connections waiting for their first namespace. Dropping it (the server is gone) or
+/// [`close`](Self::close) ends the task.
 pub(crate) struct ConnectTimeouts {
     timeout: Duration,
-    /// `None` before the first connection, and again once the server is closed.
-    tx: Mutex<Option<mpsc::UnboundedSender<Entry>>>,
-    closed: std::sync::atomic::AtomicBool,
+    queue: Arc<Queue>,
 }
 
 impl ConnectTimeouts {
     pub(crate) fn new(timeout: Duration) -> Self {
         ConnectTimeouts {
             timeout,
-            tx: Mutex::new(None),
-            closed: std::sync::atomic::AtomicBool::new(false),
+            queue: Arc::default(),
+        }
+    }
+
+    /// Closes `client` at its deadline unless it joined a namespace by then. The task starts
+    /// with the first connection, on the runtime that serves it.
+    pub(crate) fn watch(&self, client: &Arc<Client>) {
+        let q = &self.queue;
+        if q.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let was_empty = {
+            let mut entries = q.entries();
+            let was_empty = entries.is_empty();
+            entries.push_back((Instant::now() + self.timeout, Arc::downgrade(client)));
+            was_empty
+        };
+        if !q.started.swap(true, Ordering::AcqRel) {
+            tokio::spawn(run(q.clone()));
+        } else if was_empty {
+            q.changed.notify_one();
         }
     }
 
     /// Ends the task (the server is closed: its connections are gone).
     pub(crate) fn close(&self) {
-        self.closed
-            .store(true, std::sync::atomic::Ordering::Release);
-        self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
-    }
-
-    /// Closes `client` at its deadline unless it joined a namespace by then. The task starts
-    /// with the first connection (on the runtime that serves it) and ends with the server.
-    pub(crate) fn watch(&self, client: &Arc<Client>) {
-        if self.closed.load(std::sync::atomic::Ordering::Acquire) {
-            return;
-        }
-        let mut tx = self.tx.lock().unwrap_or_else(|e| e.into_inner());
-        let tx = tx.get_or_insert_with(|| {
-            let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(run(rx));
-            tx
-        });
-        let _ = tx.send((Instant::now() + self.timeout, Arc::downgrade(client)));
+        self.queue.closed.store(true, Ordering::Release);
+        self.queue.entries().clear();
+        self.queue.changed.notify_one();
     }
 }
 
-async fn run(mut rx: mpsc::UnboundedReceiver<Entry>) {
-    let mut queue: VecDeque<Entry> = VecDeque::new();
+impl Drop for ConnectTimeouts {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+async fn run(q: Arc<Queue>) {
     loop {
-        let next = queue.front().map(|(deadline, _)| *deadline);
+        if q.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let next = q.entries().front().map(|(deadline, _)| *deadline);
+        let Some(deadline) = next else {
+            q.changed.notified().await;
+            continue;
+        };
+        // Woken early only by `close` (new entries have later deadlines).
         tokio::select! {
-            added = rx.recv() => match added {
-                Some(entry) => queue.push_back(entry),
-                None => return,
-            },
-            _ = tokio::time::sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {
-                let now = Instant::now();
-                while queue.front().is_some_and(|(deadline, _)| *deadline <= now) {
-                    if let Some((_, weak)) = queue.pop_front() {
-                        if let Some(client) = weak.upgrade() {
-                            client.connect_deadline();
-                        }
-                    }
+            _ = tokio::time::sleep_until(deadline) => {}
+            _ = q.changed.notified() => continue,
+        }
+        let now = Instant::now();
+        loop {
+            let expired = {
+                let mut entries = q.entries();
+                match entries.front() {
+                    Some((deadline, _)) if *deadline <= now => entries.pop_front(),
+                    _ => None,
                 }
+            };
+            let Some((_, weak)) = expired else {
+                break;
+            };
+            if let Some(client) = weak.upgrade() {
+                client.connect_deadline();
             }
         }
     }
