@@ -19,8 +19,7 @@ struct State {
     /// Namespaces whose connect middlewares are running.
     connecting: Vec<Utf8Bytes>,
     decoder: DecodeState,
-    /// Whether a namespace was joined (the connect timeout no longer applies).
-    joined: bool,
+    connect_timer: Option<tokio::task::AbortHandle>,
     closed: bool,
 }
 
@@ -198,7 +197,9 @@ impl Client {
                 return;
             }
             st.sockets.push((ns.name_bytes().clone(), socket.clone()));
-            st.joined = true;
+            if let Some(timer) = st.connect_timer.take() {
+                timer.abort();
+            }
         }
         let register = |restored: Option<crate::recovery::Restored>| {
             ns.insert_socket(socket.clone());
@@ -242,7 +243,7 @@ impl Client {
     pub(crate) fn connect_deadline(&self) {
         let expired = {
             let st = self.lock();
-            !st.joined && !st.closed
+            st.sockets.is_empty() && !st.closed
         };
         if expired {
             tracing::debug!(
@@ -265,6 +266,9 @@ impl Client {
     fn take_sockets(&self) -> Vec<Socket> {
         let mut st = self.lock();
         st.closed = true;
+        if let Some(timer) = st.connect_timer.take() {
+            timer.abort();
+        }
         st.decoder.reset();
         std::mem::take(&mut st.sockets)
             .into_iter()
@@ -316,7 +320,18 @@ impl EngineHandler for SocketIoHandler {
             base: Base::from_parts(req),
             state: Mutex::new(State::default()),
         });
-        self.io.0.connect_timeouts.watch(&client);
+        // A task per connection, aborted when it joins a namespace: a shared queue of
+        // deadlines was measured slower, since it keeps every connection's allocation until its
+        // deadline passes.
+        let timeout = self.io.connect_timeout();
+        let weak = Arc::downgrade(&client);
+        let timer = tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            if let Some(client) = weak.upgrade() {
+                client.connect_deadline();
+            }
+        });
+        client.lock().connect_timer = Some(timer.abort_handle());
         if legacy::is_legacy(socket) {
             // The legacy protocol joins `/` without a CONNECT. Not from here: the session is
             // not in the engine's table yet, and its open packet must go out first.

@@ -48,7 +48,6 @@ pub(crate) struct IoInner {
     closed: AtomicBool,
     closed_notify: tokio::sync::Notify,
     pub(crate) counters: Counters,
-    pub(crate) connect_timeouts: crate::connect_timeout::ConnectTimeouts,
 }
 
 /// The server (Node's `Server`, `io`): namespaces, broadcasts, cluster operations and shutdown.
@@ -75,7 +74,6 @@ impl fmt::Debug for Io {
 impl Io {
     pub(crate) fn new(config: IoConfig) -> Io {
         let io = Io(Arc::new(IoInner {
-            connect_timeouts: crate::connect_timeout::ConnectTimeouts::new(config.connect_timeout),
             config,
             namespaces: RwLock::new(HashMap::new()),
             parents: RwLock::new(Vec::new()),
@@ -477,7 +475,6 @@ impl Io {
         if let Some(engine) = self.0.engine.get().and_then(Weak::upgrade) {
             engine.close_all(EngineReason::ServerShuttingDown);
         }
-        self.0.connect_timeouts.close();
         // The server holds itself through two cycles (Io → engine → handler → Io, and Io ↔ its
         // namespaces); once closed it lets go of both, so dropping every handle frees it.
         self.0

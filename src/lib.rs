@@ -42,7 +42,6 @@ pub mod protocol;
 mod ack;
 mod broadcast;
 mod client;
-mod connect_timeout;
 mod handler;
 mod handshake;
 mod io;
