@@ -41,11 +41,42 @@
 //! backoff, resubscribes, and the cluster works again. Redis Cluster and sharded pub/sub are not
 //! supported yet.
 
+/// The rooms index of a namespace lives on this node, in the adapter's `MemoryAdapter`
+/// (`self.0.local`): both Redis adapters hand these [`Adapter`] methods to it.
+macro_rules! local_rooms_index {
+    () => {
+        fn add_all(&self, sid: &str, rooms: &[Room]) {
+            self.0.local.add_all(sid, rooms)
+        }
+
+        fn del(&self, sid: &str, room: &str) {
+            self.0.local.del(sid, room)
+        }
+
+        fn del_all(&self, sid: &str) {
+            self.0.local.del_all(sid)
+        }
+
+        fn socket_rooms(&self, sid: &str) -> Vec<Room> {
+            self.0.local.socket_rooms(sid)
+        }
+
+        fn sockets(&self, opts: &BroadcastOptions) -> Vec<Socket> {
+            self.0.local.sockets(opts)
+        }
+
+        fn local_rooms(&self) -> Vec<Room> {
+            self.0.local.local_rooms()
+        }
+    };
+}
+pub(crate) use local_rooms_index;
+
 mod core;
 mod driver;
 mod incoming;
 mod ops;
-mod streams;
+pub mod streams;
 mod subscriber;
 mod waiting;
 mod wire;

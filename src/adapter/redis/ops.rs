@@ -16,29 +16,7 @@ use crate::protocol::{Args, Packet};
 use crate::socket::Socket;
 
 impl Adapter for NsAdapter {
-    fn add_all(&self, sid: &str, rooms: &[Room]) {
-        self.0.local.add_all(sid, rooms)
-    }
-
-    fn del(&self, sid: &str, room: &str) {
-        self.0.local.del(sid, room)
-    }
-
-    fn del_all(&self, sid: &str) {
-        self.0.local.del_all(sid)
-    }
-
-    fn socket_rooms(&self, sid: &str) -> Vec<Room> {
-        self.0.local.socket_rooms(sid)
-    }
-
-    fn sockets(&self, opts: &BroadcastOptions) -> Vec<Socket> {
-        self.0.local.sockets(opts)
-    }
-
-    fn local_rooms(&self) -> Vec<Room> {
-        self.0.local.local_rooms()
-    }
+    super::local_rooms_index!();
 
     fn broadcast(&self, packet: Packet, opts: &BroadcastOptions) {
         let core = &self.0;

@@ -60,29 +60,7 @@ impl StreamNs {
 }
 
 impl Adapter for NsAdapter {
-    fn add_all(&self, sid: &str, rooms: &[Room]) {
-        self.0.local.add_all(sid, rooms)
-    }
-
-    fn del(&self, sid: &str, room: &str) {
-        self.0.local.del(sid, room)
-    }
-
-    fn del_all(&self, sid: &str) {
-        self.0.local.del_all(sid)
-    }
-
-    fn socket_rooms(&self, sid: &str) -> Vec<Room> {
-        self.0.local.socket_rooms(sid)
-    }
-
-    fn sockets(&self, opts: &BroadcastOptions) -> Vec<Socket> {
-        self.0.local.sockets(opts)
-    }
-
-    fn local_rooms(&self) -> Vec<Room> {
-        self.0.local.local_rooms()
-    }
+    crate::adapter::redis::local_rooms_index!();
 
     /// Appended to the stream; every node, this one included, delivers it when its reader gets
     /// there (with the entry id as offset when recovery is on). When Redis does not take it,
