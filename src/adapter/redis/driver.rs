@@ -109,7 +109,7 @@ impl Status {
 pub(super) enum Command {
     /// `PUBLISH channel payload`.
     Publish { channel: String, payload: Vec<u8> },
-    /// `XADD stream MAXLEN ~ max_len * field value …`; answers the entry id.
+    /// `XADD stream MAXLEN ~ max_len * field value …`.
     XAdd {
         stream: String,
         max_len: usize,
@@ -154,7 +154,7 @@ impl Command {
 
 struct Outgoing {
     cmd: Command,
-    done: Option<oneshot::Sender<Result<redis::Value, AdapterError>>>,
+    done: Option<oneshot::Sender<Result<(), AdapterError>>>,
 }
 
 /// What every namespace adapter of one [`RedisAdapter`](super::RedisAdapter) shares.
@@ -286,18 +286,13 @@ impl Shared {
 
 /// Tells whether a queued publication reached Redis.
 pub(super) struct Receipt {
-    rx: oneshot::Receiver<Result<redis::Value, AdapterError>>,
+    rx: oneshot::Receiver<Result<(), AdapterError>>,
     timeout: Duration,
 }
 
 impl Receipt {
     /// Waits for the publisher's verdict (at most the requests timeout).
     pub(super) async fn wait(self) -> Result<(), AdapterError> {
-        self.answer().await.map(|_| ())
-    }
-
-    /// Waits for Redis's answer to the command (at most the requests timeout).
-    pub(super) async fn answer(self) -> Result<redis::Value, AdapterError> {
         match tokio::time::timeout(self.timeout, self.rx).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(AdapterError::Unavailable("the adapter is closed".into())),
@@ -383,12 +378,12 @@ async fn publisher(
         let result = if status.is_up() {
             let mut pipe = redis::pipe();
             for item in &batch {
+                // Answers are not needed, only whether Redis took every command.
                 item.cmd.add_to(&mut pipe);
+                pipe.ignore();
             }
-            match tokio::time::timeout(timeout, pipe.query_async::<Vec<redis::Value>>(&mut conn))
-                .await
-            {
-                Ok(Ok(values)) => Ok(values),
+            match tokio::time::timeout(timeout, pipe.exec_async(&mut conn)).await {
+                Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(AdapterError::Unavailable(format!(
                     "Redis refused a command: {e}"
                 ))),
@@ -399,23 +394,13 @@ async fn publisher(
         } else {
             Err(status.unavailable())
         };
-        let mut values = match result {
-            Ok(values) => {
-                status.publish_ok(batch.len());
-                Ok(values.into_iter())
-            }
-            Err(e) => {
-                status.publish_failed(batch.len(), &e.to_string());
-                Err(e)
-            }
-        };
+        match &result {
+            Ok(()) => status.publish_ok(batch.len()),
+            Err(e) => status.publish_failed(batch.len(), &e.to_string()),
+        }
         for item in batch.drain(..) {
-            let answer = match &mut values {
-                Ok(values) => Ok(values.next().unwrap_or(redis::Value::Nil)),
-                Err(e) => Err(e.clone()),
-            };
             if let Some(done) = item.done {
-                let _ = done.send(answer);
+                let _ = done.send(result.clone());
             }
         }
     }
