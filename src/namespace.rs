@@ -67,10 +67,13 @@ pub(crate) struct Hooks {
     pub(crate) on_connection: Vec<BoxedHandler>,
 }
 
+/// A namespace's sockets on this node, by id.
+pub(crate) type SocketMap = HashMap<Arc<str>, Socket, crate::engine::sid::IdHash>;
+
 pub(crate) struct NsInner {
     pub(crate) name: Utf8Bytes,
     pub(crate) io: Arc<IoInner>,
-    sockets: RwLock<HashMap<Arc<str>, Socket>>,
+    sockets: RwLock<SocketMap>,
     adapter: Box<dyn Adapter>,
     pub(crate) hooks: Arc<RwLock<Hooks>>,
     ack_ids: AtomicU64,
@@ -103,7 +106,7 @@ impl Namespace {
         Namespace(Arc::new_cyclic(|weak| NsInner {
             name: Utf8Bytes::from(name),
             io: io.clone(),
-            sockets: RwLock::new(HashMap::new()),
+            sockets: RwLock::new(SocketMap::default()),
             adapter: io.config.adapter.create(AdapterContext {
                 ns: weak.clone(),
                 name: name_arc,
@@ -205,7 +208,7 @@ impl Namespace {
         self.sockets_map().get(sid).cloned()
     }
 
-    pub(crate) fn sockets_map(&self) -> RwLockReadGuard<'_, HashMap<Arc<str>, Socket>> {
+    pub(crate) fn sockets_map(&self) -> RwLockReadGuard<'_, SocketMap> {
         self.0.sockets.read().unwrap_or_else(|e| e.into_inner())
     }
 

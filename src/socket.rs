@@ -212,7 +212,8 @@ impl Socket {
         pid: Option<Arc<str>>,
         recovered: bool,
     ) -> Socket {
-        let span = tracing::debug_span!("socket", id = &*id, nsp = ns.name());
+        let span =
+            crate::engine::live_span(tracing::debug_span!("socket", id = &*id, nsp = ns.name()));
         Socket(Arc::new(SocketInner {
             span,
             id,

@@ -8,13 +8,17 @@ use super::{
     AckStream, Adapter, AdapterContext, AdapterError, BoxFuture, BroadcastOptions, Room, RoomEvent,
     SocketInfo,
 };
+use crate::engine::sid::IdHash;
 use crate::protocol::{Args, Packet};
 use crate::socket::{DisconnectReason, Socket};
 
+/// Socket ids, hashed as the server's own ids are (a broadcast to a room of 1000 looks up 1000).
+type Sids<T> = HashSet<T, IdHash>;
+
 #[derive(Default)]
 struct Index {
-    rooms: HashMap<Room, HashSet<Arc<str>>>,
-    sids: HashMap<Arc<str>, HashSet<Room>>,
+    rooms: HashMap<Room, Sids<Arc<str>>>,
+    sids: HashMap<Arc<str>, HashSet<Room>, IdHash>,
 }
 
 /// The rooms index of one namespace on one node, and the delivery of broadcasts to its sockets.
@@ -70,7 +74,7 @@ impl MemoryAdapter {
             return;
         };
         let index = self.read();
-        let mut except: HashSet<&str> = HashSet::new();
+        let mut except: Sids<&str> = Sids::default();
         for room in &opts.except {
             match index.rooms.get(room) {
                 Some(members) => except.extend(members.iter().map(|s| &**s)),
@@ -89,7 +93,7 @@ impl MemoryAdapter {
             }
             return;
         }
-        let mut seen: HashSet<&str> = HashSet::new();
+        let mut seen: Sids<&str> = Sids::default();
         for room in &opts.rooms {
             let Some(members) = index.rooms.get(room) else {
                 if let Some((sid, socket)) = sockets.get_key_value(&**room) {

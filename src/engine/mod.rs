@@ -36,7 +36,7 @@ pub(crate) mod packet;
 mod payload_v3;
 mod polling;
 mod server;
-mod sid;
+pub(crate) mod sid;
 mod socket;
 mod v3;
 mod websocket;
@@ -180,4 +180,15 @@ pub trait EngineHandler: Send + Sync + 'static {
 
     /// The session ended; called exactly once per opened session.
     fn on_close(&self, conn: &Self::Connection, socket: &EngineSocket, reason: DisconnectReason);
+}
+
+/// `span`, or no span at all when no subscriber wants it. A disabled span still costs on every
+/// poll of the task it instruments (tracing's `log` feature, which tower enables, checks the
+/// `log` crate's level at each enter and exit): a connection task is polled for every message.
+pub(crate) fn live_span(span: tracing::Span) -> tracing::Span {
+    if span.is_disabled() {
+        tracing::Span::none()
+    } else {
+        span
+    }
 }

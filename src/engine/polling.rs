@@ -64,18 +64,27 @@ pub(crate) async fn get<H: EngineHandler>(
     };
     let mut frames = VecDeque::new();
     let mut compress = false;
+    let moving = || {
+        let st = shared.lock();
+        st.upgrading || st.transport == Transport::Websocket
+    };
     poll_fn(|cx| {
-        let moving = {
-            let st = shared.lock();
-            st.upgrading || st.transport == Transport::Websocket
-        };
-        if moving {
+        if moving() {
             frames.push_back(Frame::NOOP);
             return Poll::Ready(());
         }
-        shared
-            .poll_drain_compress(cx, &mut frames)
-            .map(|c| compress = c)
+        match shared.poll_drain_compress(cx, &mut frames) {
+            Poll::Ready(c) => {
+                compress = c;
+                Poll::Ready(())
+            }
+            // An upgrade that started before the waker was registered did not wake it.
+            Poll::Pending if moving() => {
+                frames.push_back(Frame::NOOP);
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        }
     })
     .await;
     guard.answered = true;
@@ -211,11 +220,11 @@ pub(crate) fn spawn_heartbeat<H: EngineHandler>(engine: Arc<Engine<H>>, session:
         return v3::spawn_heartbeat(engine, session);
     }
     let start = tokio::time::Instant::now();
-    let span = tracing::debug_span!(
+    let span = super::live_span(tracing::debug_span!(
         "engine.io",
         sid = session.socket.id(),
         transport = "polling"
-    );
+    ));
     let heartbeat = async move {
         let shared = &session.socket.shared;
         let interval = engine.config.ping_interval;

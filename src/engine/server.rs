@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::ready;
-use std::hash::{BuildHasher, Hasher, RandomState};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -14,6 +14,7 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header, request::
 use super::config::{BoxFuture, EngineConfig};
 use super::error::{RequestError, status_response};
 use super::packet::{self, Packet};
+use super::sid::IdHash;
 use super::socket::{EngineSocket, Frame, SessionOwner};
 use super::v3::PollingFormat;
 use super::{DisconnectReason, EngineHandler, Transport, polling, sid, websocket};
@@ -28,68 +29,17 @@ pub(crate) struct Session<H: EngineHandler> {
 
 /// The session table, sharded so that connections opening and closing on different threads
 /// rarely meet on one lock.
-type Shard<H> = Mutex<HashMap<Box<str>, Arc<Session<H>>, SidHash>>;
+type Shard<H> = Mutex<HashMap<Box<str>, Arc<Session<H>>, IdHash>>;
 
 struct Sessions<H: EngineHandler> {
     shards: Box<[Shard<H>]>,
-    hasher: SidHash,
+    hasher: IdHash,
     count: AtomicUsize,
-}
-
-/// The hasher of the session table. Every request on a session looks it up, and SipHash costs
-/// more there than the rest of the lookup. The keys are ids the server made (random, unless
-/// `generate_id` says otherwise), never chosen by a client, so a keyed multiply-rotate hash is
-/// enough: a client only picks what it looks up, which costs it one probe sequence.
-#[derive(Clone, Copy)]
-struct SidHash(u64);
-
-impl SidHash {
-    fn new() -> Self {
-        // Keyed per table, so that ids made by a predictable `generate_id` still spread.
-        SidHash(RandomState::new().hash_one(0u8) | 1)
-    }
-}
-
-impl BuildHasher for SidHash {
-    type Hasher = SidHasher;
-    fn build_hasher(&self) -> SidHasher {
-        SidHasher(self.0)
-    }
-}
-
-struct SidHasher(u64);
-
-impl Hasher for SidHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.0 = (self.0.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.0 = (self.0.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-        }
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.write(&[i]);
-    }
-
-    fn finish(&self) -> u64 {
-        // hashbrown takes its control bits from the top 7 bits and its bucket from the low
-        // ones: fold the well-mixed high half down.
-        self.0 ^ (self.0 >> 29)
-    }
 }
 
 impl<H: EngineHandler> Sessions<H> {
     fn new() -> Self {
-        let hasher = SidHash::new();
+        let hasher = IdHash::new();
         Sessions {
             shards: (0..SHARDS)
                 .map(|_| Mutex::new(HashMap::with_hasher(hasher)))
@@ -102,7 +52,7 @@ impl<H: EngineHandler> Sessions<H> {
     fn shard(
         &self,
         id: &str,
-    ) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Arc<Session<H>>, SidHash>> {
+    ) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Arc<Session<H>>, IdHash>> {
         // Bits 40-43 pick the shard: the map inside uses the low bits and the top 7, so the
         // shard does not thin out its buckets.
         let i = (self.hasher.hash_one(id) >> 40) as usize % SHARDS;

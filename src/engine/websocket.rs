@@ -4,11 +4,12 @@
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::task::Poll;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use axum::body::Body;
+use futures_util::task::AtomicWaker;
 use futures_util::{SinkExt, StreamExt};
 use http::{HeaderValue, Request, Response, StatusCode, header, request::Parts};
 use hyper::upgrade::{OnUpgrade, Upgraded};
@@ -121,11 +122,11 @@ pub(crate) fn open<H: EngineHandler>(engine: Arc<Engine<H>>, mut parts: Parts) -
         }
         // The connection lives in a task of its own, sized for the connection loop alone, not
         // for the handshake that led to it: an idle connection costs what `run` holds.
-        let span = tracing::debug_span!(
+        let span = super::live_span(tracing::debug_span!(
             "engine.io",
             sid = session.socket.id(),
             transport = "websocket"
-        );
+        ));
         tokio::spawn(run(engine, session, ws, first).instrument(span));
     });
     res
@@ -198,12 +199,12 @@ pub(crate) fn upgrade<H: EngineHandler>(
         shared.signal.notify_one();
         shared.fire_upgrade(Transport::Websocket);
         tracing::info!(sid = shared.id(), "engine.io session upgraded to websocket");
-        let span = tracing::debug_span!(
+        let span = super::live_span(tracing::debug_span!(
             "engine.io",
             sid = shared.id(),
             transport = "websocket",
             upgraded = true
-        );
+        ));
         tokio::spawn(run(engine.clone(), session.clone(), ws, VecDeque::new()).instrument(span));
     });
     res
@@ -245,6 +246,25 @@ fn to_ws(frame: Frame, legacy: bool) -> WsMessage {
         Frame::Text(t) => WsMessage::Text(t),
         Frame::Binary(b) if legacy => WsMessage::Binary(payload_v3::binary_frame(&b)),
         Frame::Binary(b) => WsMessage::Binary(b),
+    }
+}
+
+/// The waker the connection task reads with: it notes that the socket may have something to
+/// read before waking the task. A task woken only to write (a broadcast) then skips the read,
+/// which costs more than the write: tungstenite zeroes its read buffer on every attempt.
+struct ReadWake {
+    ready: AtomicBool,
+    task: AtomicWaker,
+}
+
+impl Wake for ReadWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.ready.store(true, Ordering::Release);
+        self.task.wake();
     }
 }
 
@@ -294,17 +314,26 @@ fn run<H: EngineHandler>(
         let heartbeat = tokio::time::sleep(if legacy { interval + timeout } else { interval });
         tokio::pin!(heartbeat);
         let mut awaiting_pong = false;
+        let read_wake = Arc::new(ReadWake {
+            ready: AtomicBool::new(true),
+            task: AtomicWaker::new(),
+        });
+        let read_waker = Waker::from(read_wake.clone());
 
         let end = poll_fn(|cx| {
-        // Read what the client sent.
+        // Read what the client sent, if the socket said it may have something.
         let mut budget = READ_BUDGET;
+        if read_wake.ready.swap(false, Ordering::AcqRel) {
+        read_wake.task.register(cx.waker());
+        let mut rcx = Context::from_waker(&read_waker);
         loop {
             if budget == 0 {
+                read_wake.ready.store(true, Ordering::Release);
                 cx.waker().wake_by_ref();
                 break;
             }
             budget -= 1;
-            match ws.poll_next_unpin(cx) {
+            match ws.poll_next_unpin(&mut rcx) {
                 Poll::Ready(Some(Ok(frame))) => {
                     let packet = match frame {
                         WsMessage::Text(text) => match packet::decode_text(text) {
@@ -351,6 +380,7 @@ fn run<H: EngineHandler>(
                 Poll::Pending => break,
             }
         }
+        }
 
         // Heartbeat.
         if legacy {
@@ -391,7 +421,11 @@ fn run<H: EngineHandler>(
                     engine.close_session(id, reason_of(&e));
                     return Poll::Ready(End::Gone);
                 }
-                Poll::Pending => break,
+                Poll::Pending => {
+                    // Woken when the socket drains; a close or more frames wake it too.
+                    shared.waker.register(cx.waker());
+                    break;
+                }
             }
             let Some(frame) = out.pop_front() else { break };
             if let Err(e) = ws.start_send_unpin(to_ws(frame, legacy)) {
