@@ -78,3 +78,38 @@ async fn server_close_over_websocket() {
     assert_eq!(s.rec.wait_closed(&sid).await, "forced close");
     s.gone().await;
 }
+
+#[tokio::test]
+async fn long_bursts_both_ways_are_read_and_written_whole() {
+    // The connection task reads only after its read waker fired, and reads at most a budget of
+    // frames per poll: a burst several budgets long, while the server writes to the same socket
+    // from elsewhere, must still be read whole and in order, and every frame written must arrive.
+    let s = start(quiet()).await;
+    let (mut ws, sid, _) = Ws::open(s.addr, P).await;
+    let sock = s.rec.socket(&sid);
+    let writer = tokio::spawn(async move {
+        for i in 0..300 {
+            sock.send(text(&format!("s{i}"))).unwrap();
+            if i % 7 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    for i in 0..300 {
+        ws.send_text(&format!("4c{i}")).await;
+    }
+    let expected: Vec<_> = (0..300).map(|i| text(&format!("c{i}"))).collect();
+    assert_eq!(s.rec.wait_messages(&sid, 300).await, expected);
+    writer.await.unwrap();
+    // The recorder echoes what it reads: both sequences arrive whole, each in its order.
+    let (mut echoed, mut sent) = (Vec::new(), Vec::new());
+    for _ in 0..600 {
+        match ws.recv_data().await {
+            Frame::Text(t) if t.starts_with("4c") => echoed.push(t),
+            Frame::Text(t) => sent.push(t),
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+    assert_eq!(echoed, (0..300).map(|i| format!("4c{i}")).collect::<Vec<_>>());
+    assert_eq!(sent, (0..300).map(|i| format!("4s{i}")).collect::<Vec<_>>());
+}
