@@ -1,14 +1,14 @@
 //! `sio-bench`: runs the benchmarks of issue 5 against every peer and writes the report.
 //!
 //! ```text
-//! sio-bench full  [--peers ours,node,socketioxide,ceiling] [--reps 3] [--only idle,echo,…] [--out docs/benchmarks.md]
+//! sio-bench full  [--peers ours,node,socketioxide,ceiling,floor] [--reps 3] [--only idle,echo,…] [--out docs/benchmarks.md]
 //! sio-bench quick [--peers …] [--out target/bench/quick.md]      seconds; fails on any error
 //! sio-bench report [--from target/bench/results-full.json] [--out docs/benchmarks.md]
 //! ```
 //!
 //! `bench/run` builds everything and calls this; see bench/README.md. The servers are found next
 //! to this executable (target/<profile>/examples/bench_server, ceiling-server,
-//! socketioxide-server) and in bench/node.
+//! socketioxide-server, polling-floor) and in bench/node.
 
 mod eio;
 mod http;
@@ -72,6 +72,16 @@ impl Scenario {
     fn needs_polling(self) -> bool {
         matches!(self, Scenario::PollingEcho | Scenario::HandshakePolling)
     }
+
+    /// Whether `peer` takes part: the ceiling in the websocket scenarios only, the polling floor
+    /// in the polling ones only, the others in all.
+    fn runs_on(self, peer: Peer) -> bool {
+        if self.needs_polling() {
+            peer.polling()
+        } else {
+            peer.websocket()
+        }
+    }
 }
 
 /// Other processes' CPU (in cores) above which a full run measures a window again.
@@ -104,6 +114,11 @@ pub struct Meta {
     pub socket_io: String,
     pub socketioxide: String,
     pub tokio_tungstenite: String,
+    /// axum and hyper as locked in bench/Cargo.lock (the polling floor's).
+    #[serde(default)]
+    pub axum: String,
+    #[serde(default)]
+    pub hyper: String,
     pub commit: String,
     pub pinned: bool,
     pub reps: usize,
@@ -352,7 +367,7 @@ fn main() -> ExitCode {
         }
         _ => {
             eprintln!(
-                "usage: sio-bench full|quick|report [--peers ours,node,socketioxide,ceiling] [--only idle,echo,ack,fanout,polling,handshake-ws,handshake-polling,open-loop,recovery] [--reps N] [--n N] [--size BYTES] [--rate R] [--out FILE] [--from JSON]"
+                "usage: sio-bench full|quick|report [--peers ours,node,socketioxide,ceiling,floor] [--only idle,echo,ack,fanout,polling,handshake-ws,handshake-polling,open-loop,recovery] [--reps N] [--n N] [--size BYTES] [--rate R] [--out FILE] [--from JSON]"
             );
             ExitCode::from(2)
         }
@@ -369,7 +384,8 @@ fn run(args: &Args, quick: bool, root: &Path, out: &Path, json: &Path) -> ExitCo
         .and_then(|p| p.parent().map(Path::to_path_buf))
         .unwrap_or_else(|| root.join("target/release"));
     let progs = Programs {
-        // SIO_BENCH_OURS, _CEILING, _SOCKETIOXIDE: other builds or wrappers (for profiling).
+        // SIO_BENCH_OURS, _CEILING, _SOCKETIOXIDE, _FLOOR: other builds or wrappers (for
+        // profiling).
         ours: std::env::var_os("SIO_BENCH_OURS")
             .map(PathBuf::from)
             .unwrap_or_else(|| exe_dir.join("examples/bench_server")),
@@ -379,11 +395,27 @@ fn run(args: &Args, quick: bool, root: &Path, out: &Path, json: &Path) -> ExitCo
         socketioxide: std::env::var_os("SIO_BENCH_SOCKETIOXIDE")
             .map(PathBuf::from)
             .unwrap_or_else(|| exe_dir.join("socketioxide-server")),
+        floor: std::env::var_os("SIO_BENCH_FLOOR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| exe_dir.join("polling-floor")),
         node_dir: root.join("bench/node"),
         log_dir: root.join("target/bench/logs"),
     };
+    let scenarios: Vec<Scenario> = match &args.only {
+        Some(o) => Scenario::ALL
+            .into_iter()
+            .filter(|s| o.contains(s))
+            .collect(),
+        None => Scenario::ALL.to_vec(),
+    };
+    // A peer that takes part in none of the scenarios run (the floor with `--only echo`, say) is
+    // neither needed nor started; the recovery scenario uses ours and Node.
+    let needed = |p: Peer| {
+        scenarios.iter().any(|s| s.runs_on(p))
+            || (args.recovery && matches!(p, Peer::Ours | Peer::Node))
+    };
     let mut peers = Vec::new();
-    for &p in &args.peers {
+    for &p in args.peers.iter().filter(|&&p| needed(p)) {
         if progs.available(p) {
             peers.push(p);
         } else if quick {
@@ -434,13 +466,6 @@ fn run(args: &Args, quick: bool, root: &Path, out: &Path, json: &Path) -> ExitCo
         series: Vec::new(),
         recovery: Vec::new(),
     };
-    let scenarios: Vec<Scenario> = match &args.only {
-        Some(o) => Scenario::ALL
-            .into_iter()
-            .filter(|s| o.contains(s))
-            .collect(),
-        None => Scenario::ALL.to_vec(),
-    };
     let started = Instant::now();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -467,10 +492,7 @@ fn run(args: &Args, quick: bool, root: &Path, out: &Path, json: &Path) -> ExitCo
         }
         let mut last_scenario = None;
         for (rep, peer, job) in jobs {
-            let job: Vec<Scenario> = job
-                .into_iter()
-                .filter(|s| !s.needs_polling() || peer.polling())
-                .collect();
+            let job: Vec<Scenario> = job.into_iter().filter(|s| s.runs_on(peer)).collect();
             if job.is_empty() {
                 continue;
             }
@@ -839,6 +861,8 @@ fn meta(
         ),
         socketioxide: locked_version(&root.join("bench/Cargo.lock"), "socketioxide"),
         tokio_tungstenite: locked_version(&root.join("bench/Cargo.lock"), "tokio-tungstenite"),
+        axum: locked_version(&root.join("bench/Cargo.lock"), "axum"),
+        hyper: locked_version(&root.join("bench/Cargo.lock"), "hyper"),
         commit,
         pinned,
         reps: plan.reps,

@@ -1,4 +1,5 @@
-//! One measured window: operations, latency histogram, server CPU time, both cores' utilisation.
+//! One measured window: operations, latency histogram, server CPU time (user and kernel), both
+//! cores' utilisation.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -30,6 +31,12 @@ pub struct Sample {
     pub errors: u64,
     pub secs: f64,
     pub server_cpu_s: f64,
+    /// The two parts of `server_cpu_s`: utime and stime (user and kernel time) of the server over
+    /// the window; absent from results written before they were recorded.
+    #[serde(default)]
+    pub server_user_s: Option<f64>,
+    #[serde(default)]
+    pub server_kernel_s: Option<f64>,
     /// Busy fraction of the server's core and of the generator's over the window.
     pub server_core: f64,
     pub gen_core: f64,
@@ -58,6 +65,18 @@ impl Sample {
     /// Server CPU time per operation, µs.
     pub fn cpu_per_op_us(&self) -> Option<f64> {
         (self.ops > 0).then(|| self.server_cpu_s * 1e6 / self.ops as f64)
+    }
+
+    /// Server user time per operation, µs.
+    pub fn user_per_op_us(&self) -> Option<f64> {
+        let u = self.server_user_s?;
+        (self.ops > 0).then(|| u * 1e6 / self.ops as f64)
+    }
+
+    /// Server kernel time per operation, µs.
+    pub fn kernel_per_op_us(&self) -> Option<f64> {
+        let k = self.server_kernel_s?;
+        (self.ops > 0).then(|| k * 1e6 / self.ops as f64)
     }
 
     /// A throughput figure counts only when the server's core is saturated and the generator's
@@ -151,7 +170,8 @@ impl Shared {
 /// The counters at the start of a measured window.
 pub struct Meter {
     t0: Instant,
-    cpu0: Duration,
+    /// The server's user and kernel time.
+    cpu0: (Duration, Duration),
     gen0: Duration,
     cores0: CoreTimes,
     server_core: usize,
@@ -185,7 +205,10 @@ impl Meter {
     pub fn finish(self, server: &Server, shared: &Shared) -> Sample {
         let secs = self.t0.elapsed().as_secs_f64();
         window_hook("stop", server);
-        let cpu = server.cpu().saturating_sub(self.cpu0);
+        let (user1, kernel1) = server.cpu();
+        let user = user1.saturating_sub(self.cpu0.0);
+        let kernel = kernel1.saturating_sub(self.cpu0.1);
+        let cpu = user + kernel;
         let gen_cpu = crate::sys::cpu_time(std::process::id())
             .unwrap_or_default()
             .saturating_sub(self.gen0);
@@ -203,6 +226,8 @@ impl Meter {
             errors: shared.errors.get(),
             secs,
             server_cpu_s: cpu.as_secs_f64(),
+            server_user_s: Some(user.as_secs_f64()),
+            server_kernel_s: Some(kernel.as_secs_f64()),
             server_core: self.cores0.busy_since(&cores, self.server_core),
             gen_core: self.cores0.busy_since(&cores, self.gen_core),
             other_load,

@@ -17,10 +17,17 @@ pub enum Peer {
     Node,
     Socketioxide,
     Ceiling,
+    Floor,
 }
 
 impl Peer {
-    pub const ALL: [Peer; 4] = [Peer::Ours, Peer::Node, Peer::Socketioxide, Peer::Ceiling];
+    pub const ALL: [Peer; 5] = [
+        Peer::Ours,
+        Peer::Node,
+        Peer::Socketioxide,
+        Peer::Ceiling,
+        Peer::Floor,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -28,6 +35,7 @@ impl Peer {
             Peer::Node => "node",
             Peer::Socketioxide => "socketioxide",
             Peer::Ceiling => "ceiling",
+            Peer::Floor => "floor",
         }
     }
 
@@ -37,6 +45,7 @@ impl Peer {
             Peer::Node => "Node socket.io",
             Peer::Socketioxide => "socketioxide",
             Peer::Ceiling => "raw tokio-tungstenite (ceiling)",
+            Peer::Floor => "axum + hyper polling floor",
         }
     }
 
@@ -44,9 +53,16 @@ impl Peer {
         Peer::ALL.into_iter().find(|p| p.name() == s)
     }
 
-    /// The ceiling speaks websocket only.
+    /// Whether the peer takes part in the polling scenarios: the ceiling speaks websocket only.
     pub fn polling(self) -> bool {
         self != Peer::Ceiling
+    }
+
+    /// Whether the peer takes part in the websocket scenarios: the polling floor is a yardstick
+    /// for the polling ones only (it upgrades to websocket, but only within the polling
+    /// handshake scenario).
+    pub fn websocket(self) -> bool {
+        self != Peer::Floor
     }
 }
 
@@ -59,6 +75,8 @@ pub struct Programs {
     pub ceiling: PathBuf,
     /// target/<profile>/socketioxide-server
     pub socketioxide: PathBuf,
+    /// target/<profile>/polling-floor
+    pub floor: PathBuf,
     /// bench/node (server.js and its node_modules)
     pub node_dir: PathBuf,
     /// where the servers' stdout/stderr go
@@ -71,6 +89,7 @@ impl Programs {
             Peer::Ours => self.ours.is_file(),
             Peer::Ceiling => self.ceiling.is_file(),
             Peer::Socketioxide => self.socketioxide.is_file(),
+            Peer::Floor => self.floor.is_file(),
             Peer::Node => self
                 .node_dir
                 .join("node_modules/socket.io/package.json")
@@ -84,6 +103,7 @@ impl Programs {
             Peer::Ours => (s(&self.ours), vec![]),
             Peer::Ceiling => (s(&self.ceiling), vec![]),
             Peer::Socketioxide => (s(&self.socketioxide), vec![]),
+            Peer::Floor => (s(&self.floor), vec![]),
             Peer::Node => ("node".into(), vec![s(&self.node_dir.join("server.js"))]),
         }
     }
@@ -178,8 +198,9 @@ impl Server {
         Ok(server)
     }
 
-    pub fn cpu(&self) -> Duration {
-        sys::cpu_time(self.pid).unwrap_or_default()
+    /// The server's user and kernel time so far (utime, stime).
+    pub fn cpu(&self) -> (Duration, Duration) {
+        sys::cpu_times(self.pid).unwrap_or_default()
     }
 
     pub fn rss_kib(&self) -> u64 {

@@ -1,5 +1,8 @@
 //! docs/benchmarks.md from the results: machine, versions, commands, a table per scenario with
-//! every peer and the ratios to Node and to the ceiling, the targets, and two SVG plots.
+//! every peer and the ratios to Node and to the ceiling (to socketioxide and above the polling
+//! floor for the polling scenarios), the targets (`summary`), and two SVG plots.
+
+mod summary;
 
 use std::fmt::Write;
 use std::path::Path;
@@ -63,6 +66,9 @@ pub fn one_line(scenario: Scenario, s: &Sample) -> String {
 struct Med {
     ops_s: Option<f64>,
     cpu_us: Option<f64>,
+    /// The user and kernel parts of `cpu_us` (of the repetition whose total is the median).
+    user_us: Option<f64>,
+    kernel_us: Option<f64>,
     p50: Option<f64>,
     p90: Option<f64>,
     p99: Option<f64>,
@@ -82,9 +88,12 @@ fn med(s: &Series) -> Med {
     let lat = |f: fn(&crate::measure::Latency) -> f64| {
         median(r.iter().filter_map(|x| x.latency.as_ref().map(f)))
     };
+    let (user_us, kernel_us) = split(r);
     Med {
         ops_s: median(r.iter().filter(|x| x.ops > 0).map(Sample::ops_per_s)),
         cpu_us: median(r.iter().filter_map(Sample::cpu_per_op_us)),
+        user_us,
+        kernel_us,
         p50: lat(|l| l.p50_us),
         p90: lat(|l| l.p90_us),
         p99: lat(|l| l.p99_us),
@@ -96,6 +105,29 @@ fn med(s: &Series) -> Med {
         valid: r.iter().filter(|x| x.valid()).count() * 2 > r.len(),
         errors: r.iter().map(|x| x.errors).sum(),
         note: r.iter().find_map(|x| x.note.clone()),
+    }
+}
+
+/// User and kernel µs per operation of the repetition whose total CPU per operation is the median
+/// (the mean of the two middle ones for an even count), so that they add up to the median total.
+fn split(reps: &[Sample]) -> (Option<f64>, Option<f64>) {
+    let mut v: Vec<(f64, Option<f64>, Option<f64>)> = reps
+        .iter()
+        .filter_map(|x| {
+            let t = x.cpu_per_op_us().filter(|t| t.is_finite())?;
+            Some((t, x.user_per_op_us(), x.kernel_per_op_us()))
+        })
+        .collect();
+    if v.is_empty() {
+        return (None, None);
+    }
+    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        (v[m].1, v[m].2)
+    } else {
+        let mean = |a: Option<f64>, b: Option<f64>| Some((a? + b?) / 2.0);
+        (mean(v[m - 1].1, v[m].1), mean(v[m - 1].2, v[m].2))
     }
 }
 
@@ -149,6 +181,20 @@ fn cpu(v: Option<f64>) -> String {
         Some(v) if v >= 100.0 => format!("{v:.0} µs"),
         Some(v) => format!("{v:.2} µs"),
     }
+}
+
+/// µs per operation without the unit (the user and kernel columns).
+fn num(v: Option<f64>) -> String {
+    match v {
+        None => "—".into(),
+        Some(v) if v >= 100.0 => format!("{v:.0}"),
+        Some(v) => format!("{v:.2}"),
+    }
+}
+
+/// The user and kernel cells of a row.
+fn user_kernel(m: &Med) -> String {
+    format!("{} | {}", num(m.user_us), num(m.kernel_us))
 }
 
 fn ratio(a: Option<f64>, b: Option<f64>) -> String {
@@ -370,9 +416,10 @@ fn render(res: &Results, root: &Path, mem_svg: &str, fan_svg: &str) -> String {
         m.commit
     );
     let _ = writeln!(w, "| Node socket.io | {} on Node {} |", m.socket_io, m.node);
+    let axum = if m.axum.is_empty() { "0.8" } else { &m.axum };
     let _ = writeln!(
         w,
-        "| socketioxide | {} with axum 0.8 (`bench/src/bin/socketioxide_server.rs`) |",
+        "| socketioxide | {} with axum {axum} (`bench/src/bin/socketioxide_server.rs`) |",
         m.socketioxide
     );
     let _ = writeln!(
@@ -380,6 +427,14 @@ fn render(res: &Results, root: &Path, mem_svg: &str, fan_svg: &str) -> String {
         "| ceiling | tokio-tungstenite {} (`bench/src/bin/ceiling_server.rs`) |",
         m.tokio_tungstenite
     );
+    let floor = peers.contains(&Peer::Floor);
+    if floor {
+        let _ = writeln!(
+            w,
+            "| polling floor | axum {axum}, hyper {} (`bench/src/bin/polling_floor.rs`) |",
+            if m.hyper.is_empty() { "1" } else { &m.hyper }
+        );
+    }
     let _ = writeln!(w, "| Rust | {} |", m.rustc);
     let _ = writeln!(
         w,
@@ -396,7 +451,12 @@ fn render(res: &Results, root: &Path, mem_svg: &str, fan_svg: &str) -> String {
     );
     let _ = writeln!(
         w,
-        "Servers, each with the same four handlers on `/socket.io/` (`echo`, `ack`, `join`, `bcast`; see `bench/README.md`):\n"
+        "Servers, each with the same four handlers on `/socket.io/` (`echo`, `ack`, `join`, `bcast`; see `bench/README.md`){}:\n",
+        if floor {
+            " but the polling floor, which echoes only"
+        } else {
+            ""
+        }
     );
     for (label, cmd) in &m.commands {
         let _ = writeln!(w, "- {label}: `{cmd}`");
@@ -404,16 +464,21 @@ fn render(res: &Results, root: &Path, mem_svg: &str, fan_svg: &str) -> String {
     let _ = writeln!(
         w,
         "\n**Reading the tables.** The server CPU per operation (utime + stime of the server process over \
-         the measured window, divided by the operations in it) is the fair figure on two cores. A \
+         the measured window, divided by the operations in it) is the fair figure on two cores; the \
+         *user µs/op* and *kernel µs/op* columns are its two parts (utime and stime; on loopback the \
+         kernel part is mostly system calls and the TCP stack). A \
          throughput figure counts only when the server's core was saturated (≥ {:.0}% busy) and the \
          generator's was not; otherwise it is shown (in parentheses) and only the CPU per operation \
          stands. Ratios are of the CPU per operation (memory per connection for the idle scenario): \
          below 1× is cheaper than the peer compared with.\n",
         SATURATED * 100.0
     );
+    if floor {
+        summary::floor_paragraph(w, res);
+    }
     let _ = root;
 
-    targets(w, res);
+    summary::targets(w, res);
 
     // (1) idle
     let steps = idle_steps(res);
@@ -508,9 +573,9 @@ fn render(res: &Results, root: &Path, mem_svg: &str, fan_svg: &str) -> String {
         let _ = writeln!(w, "{title}\n\n{what}\n");
         let _ = writeln!(
             w,
-            "| clients | size | server | round trips/s | p50 | p99 | server CPU / round trip | ÷ Node | ÷ ceiling | cores: server / generator / others | |"
+            "| clients | size | server | round trips/s | p50 | p99 | server CPU / round trip | user µs/op | kernel µs/op | ÷ Node | ÷ ceiling | cores: server / generator / others | |"
         );
-        let _ = writeln!(w, "|---|---|---|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(w, "|{}", "---|".repeat(13));
         for &(n, size) in &ps {
             for &p in &peers {
                 let Some(s) = find(res, sc, p, n, size) else {
@@ -521,13 +586,14 @@ fn render(res: &Results, root: &Path, mem_svg: &str, fan_svg: &str) -> String {
                 let (rn, rc) = ratios(res, metric, p);
                 let _ = writeln!(
                     w,
-                    "| {n} | {} | {} | {} | {} | {} | {} | {rn} | {rc} | {} | {} |",
+                    "| {n} | {} | {} | {} | {} | {} | {} | {} | {rn} | {rc} | {} | {} |",
                     size_label(size),
                     p.label(),
                     thr(&mm),
                     us(mm.p50),
                     us(mm.p99),
                     cpu(mm.cpu_us),
+                    user_kernel(&mm),
                     cores(&mm),
                     errs(&mm)
                 );
@@ -550,9 +616,9 @@ fn render(res: &Results, root: &Path, mem_svg: &str, fan_svg: &str) -> String {
         );
         let _ = writeln!(
             w,
-            "| clients | size | server | achieved/s | p50 | p90 | p99 | p99.9 | max | server CPU / round trip | |"
+            "| clients | size | server | achieved/s | p50 | p90 | p99 | p99.9 | max | server CPU / round trip | user µs/op | kernel µs/op | |"
         );
-        let _ = writeln!(w, "|---|---|---|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(w, "|{}", "---|".repeat(13));
         for &(n, size) in &ps {
             for &p in &peers {
                 let Some(s) = find(res, Scenario::OpenLoop, p, n, size) else {
@@ -561,7 +627,7 @@ fn render(res: &Results, root: &Path, mem_svg: &str, fan_svg: &str) -> String {
                 let mm = med(s);
                 let _ = writeln!(
                     w,
-                    "| {n} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {n} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                     size_label(size),
                     p.label(),
                     mm.ops_s.map_or("—".into(), k),
@@ -571,6 +637,7 @@ fn render(res: &Results, root: &Path, mem_svg: &str, fan_svg: &str) -> String {
                     us(mm.p999),
                     us(mm.max),
                     cpu(mm.cpu_us),
+                    user_kernel(&mm),
                     errs(&mm)
                 );
             }
@@ -591,9 +658,9 @@ fn render(res: &Results, root: &Path, mem_svg: &str, fan_svg: &str) -> String {
         );
         let _ = writeln!(
             w,
-            "| members | server | deliveries/s | emit→last p50 | emit→last p99 | server CPU / delivery | ÷ Node | ÷ ceiling | cores: server / generator / others | |"
+            "| members | server | deliveries/s | emit→last p50 | emit→last p99 | server CPU / delivery | user µs/op | kernel µs/op | ÷ Node | ÷ ceiling | cores: server / generator / others | |"
         );
-        let _ = writeln!(w, "|---|---|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(w, "|{}", "---|".repeat(12));
         for &(n, size) in &ps {
             for &p in &peers {
                 let Some(s) = find(res, Scenario::Fanout, p, n, size) else {
@@ -605,13 +672,14 @@ fn render(res: &Results, root: &Path, mem_svg: &str, fan_svg: &str) -> String {
                 let (rn, rc) = ratios(res, metric, p);
                 let _ = writeln!(
                     w,
-                    "| {} | {} | {} | {} | {} | {} | {rn} | {rc} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} | {rn} | {rc} | {} | {} |",
                     k(n as f64),
                     p.label(),
                     thr(&mm),
                     us(mm.p50),
                     us(mm.p99),
                     cpu(mm.cpu_us),
+                    user_kernel(&mm),
                     cores(&mm),
                     errs(&mm)
                 );
@@ -675,6 +743,9 @@ fn size_label(size: usize) -> String {
     }
 }
 
+/// The polling and handshake tables: every peer with the ratios to Node and socketioxide, to the
+/// ceiling for the websocket handshake, and above the polling floor for the polling scenarios
+/// when the floor ran.
 fn simple_table(
     w: &mut String,
     res: &Results,
@@ -689,12 +760,26 @@ fn simple_table(
         return;
     }
     let peers = peers_in(res);
+    let polling = sc.needs_polling();
+    let floor = polling
+        && res
+            .series
+            .iter()
+            .any(|s| s.scenario == sc && s.peer == Peer::Floor);
     let _ = writeln!(w, "{title}\n\n{what}\n");
-    let _ = writeln!(
-        w,
-        "| clients | server | {thr_name} | p50 | p99 | {cpu_name} | ÷ Node | ÷ socketioxide | ÷ ceiling | cores: server / generator / others | |"
+    let mut head = format!(
+        "| clients | server | {thr_name} | p50 | p99 | {cpu_name} | user µs/op | kernel µs/op |"
     );
-    let _ = writeln!(w, "|---|---|---|---|---|---|---|---|---|---|---|");
+    if floor {
+        head.push_str(" above floor | above floor ÷ socketioxide's |");
+    }
+    head.push_str(" ÷ Node | ÷ socketioxide |");
+    if !polling {
+        head.push_str(" ÷ ceiling |");
+    }
+    head.push_str(" cores: server / generator / others | |");
+    let _ = writeln!(w, "{head}");
+    let _ = writeln!(w, "|{}", "---|".repeat(head.matches('|').count() - 1));
     for &(n, size) in &ps {
         for &p in &peers {
             let Some(s) = find(res, sc, p, n, size) else {
@@ -704,207 +789,48 @@ fn simple_table(
             let metric = |q: Peer| find(res, sc, q, n, size).and_then(|s| med(s).cpu_us);
             let (rn, rc) = ratios(res, metric, p);
             let rs = ratio(metric(p), metric(Peer::Socketioxide));
-            let _ = writeln!(
+            let _ = write!(
                 w,
-                "| {n} | {} | {} | {} | {} | {} | {rn} | {rs} | {rc} | {} | {} |",
+                "| {n} | {} | {} | {} | {} | {} | {} |",
                 p.label(),
                 thr(&mm),
                 us(mm.p50),
                 us(mm.p99),
                 cpu(mm.cpu_us),
-                cores(&mm),
-                errs(&mm)
+                user_kernel(&mm),
             );
+            if floor {
+                // Only the two axum layers stand on the floor.
+                let (above, rel) = if matches!(p, Peer::Ours | Peer::Socketioxide) {
+                    let f = metric(Peer::Floor);
+                    (
+                        cpu(metric(p).zip(f).map(|(a, f)| a - f)),
+                        summary::above_ratio(metric(p), metric(Peer::Socketioxide), f),
+                    )
+                } else {
+                    ("—".into(), "—".into())
+                };
+                let _ = write!(w, " {above} | {rel} |");
+            }
+            let _ = write!(w, " {rn} | {rs} |");
+            if !polling {
+                let _ = write!(w, " {rc} |");
+            }
+            let _ = writeln!(w, " {} | {} |", cores(&mm), errs(&mm));
         }
     }
-    let _ = writeln!(w);
-}
-
-/// The targets of issue 5, ours against them.
-fn targets(w: &mut String, res: &Results) {
-    let cpu_of = |sc: Scenario, p: Peer, n: usize, size: usize| {
-        find(res, sc, p, n, size).and_then(|s| med(s).cpu_us)
-    };
-    let idle_of = |p: Peer| {
-        let steps = idle_steps(res);
-        let (a, b) = headline_steps(&steps)?;
-        res.series
+    // The note once, under the first table with the floor.
+    let first = sc == Scenario::PollingEcho
+        || !res
+            .series
             .iter()
-            .find(|s| s.scenario == Scenario::Idle && s.peer == p)
-            .and_then(|s| idle_slope(s, a, b))
-    };
-    // The series the targets name, at the sizes of a full run (else the largest measured).
-    let pick = |sc: Scenario, want: usize| {
-        let ps = params(res, sc);
-        ps.iter()
-            .find(|(n, s)| *n == want && (*s == 32 || *s == 0))
-            .or_else(|| ps.iter().filter(|(_, s)| *s == 32 || *s == 0).max())
-            .copied()
-    };
-    let echo = pick(Scenario::Echo, 100);
-    let fan = pick(Scenario::Fanout, 1000);
-    let hs = pick(Scenario::HandshakeWs, 50);
-    let poll = pick(Scenario::PollingEcho, 100);
-    let hsp = pick(Scenario::HandshakePolling, 20);
-    let open = pick(Scenario::OpenLoop, 100);
-
-    let _ = writeln!(w, "## Ours against the targets (issue 5)\n");
-    let _ = writeln!(
-        w,
-        "| metric | Node socket.io | socketioxide | ceiling | **ours** | ours ÷ ceiling | ours ÷ socketioxide | target | met |"
-    );
-    let _ = writeln!(w, "|---|---|---|---|---|---|---|---|---|");
-    let fmt_kib = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.1} KiB"));
-    let verdict = |ok: Option<bool>| match ok {
-        Some(true) => "yes",
-        Some(false) => "**no**",
-        None => "—",
-    };
-    // idle
-    let v: Vec<Option<f64>> = Peer::ALL.iter().map(|&p| idle_of(p)).collect();
-    let steps = idle_steps(res);
-    if let Some((a, b)) = headline_steps(&steps) {
+            .any(|s| s.scenario == Scenario::PollingEcho && s.peer == Peer::Floor);
+    if floor && first {
         let _ = writeln!(
             w,
-            "| idle memory per websocket connection ({}→{} slope) | {} | {} | {} | **{}** | {} | {} | ≤ 8 KiB | {} |",
-            k(a as f64),
-            k(b as f64),
-            fmt_kib(v[1]),
-            fmt_kib(v[2]),
-            fmt_kib(v[3]),
-            fmt_kib(v[0]),
-            ratio(v[0], v[3]),
-            ratio(v[0], v[2]),
-            verdict(v[0].map(|x| x <= 8.0))
-        );
-    }
-    let cpu_row = |w: &mut String,
-                   name: String,
-                   sc: Scenario,
-                   (n, size): (usize, usize),
-                   bound: f64,
-                   against: Peer| {
-        let v: Vec<Option<f64>> = Peer::ALL.iter().map(|&p| cpu_of(sc, p, n, size)).collect();
-        let base = v[Peer::ALL.iter().position(|&p| p == against).unwrap_or(3)];
-        let ok = match (v[0], base) {
-            (Some(o), Some(b)) => Some(o <= bound * b),
-            _ => None,
-        };
-        let _ = writeln!(
-            w,
-            "| {name} | {} | {} | {} | **{}** | {} | {} | ≤ {bound}× {} | {} |",
-            cpu(v[1]),
-            cpu(v[2]),
-            cpu(v[3]),
-            cpu(v[0]),
-            ratio(v[0], v[3]),
-            ratio(v[0], v[2]),
-            if against == Peer::Ceiling {
-                "ceiling"
-            } else {
-                "socketioxide"
-            },
-            verdict(ok)
-        );
-    };
-    if let Some(e) = echo {
-        let thr_of = |p: Peer| find(res, Scenario::Echo, p, e.0, e.1).map(med);
-        let t: Vec<String> = Peer::ALL
-            .iter()
-            .map(|&p| thr_of(p).map_or("—".into(), |m| thr(&m)))
-            .collect();
-        let _ = writeln!(
-            w,
-            "| echo, {} clients × {}: round trips/s | {} | {} | {} | **{}** | {} | {} | (no target: generator-bound on 2 cores) | |",
-            e.0,
-            size_label(e.1),
-            t[1],
-            t[2],
-            t[3],
-            t[0],
-            ratio(
-                thr_of(Peer::Ours).and_then(|m| m.ops_s),
-                thr_of(Peer::Ceiling).and_then(|m| m.ops_s)
-            ),
-            ratio(
-                thr_of(Peer::Ours).and_then(|m| m.ops_s),
-                thr_of(Peer::Socketioxide).and_then(|m| m.ops_s)
-            ),
-        );
-        cpu_row(
-            w,
-            format!(
-                "echo ({} × {}): server CPU per round trip",
-                e.0,
-                size_label(e.1)
-            ),
-            Scenario::Echo,
-            e,
-            1.1,
-            Peer::Ceiling,
-        );
-    }
-    if let Some(f) = fan {
-        cpu_row(
-            w,
-            format!("fan-out to {}: server CPU per delivery", k(f.0 as f64)),
-            Scenario::Fanout,
-            f,
-            1.1,
-            Peer::Ceiling,
-        );
-    }
-    if let Some(h) = hs {
-        cpu_row(
-            w,
-            format!("websocket handshake (c={}): server CPU each", h.0),
-            Scenario::HandshakeWs,
-            h,
-            1.2,
-            Peer::Ceiling,
-        );
-    }
-    if let Some(p) = poll {
-        cpu_row(
-            w,
-            format!("polling echo ({} clients): server CPU per round trip", p.0),
-            Scenario::PollingEcho,
-            p,
-            0.8,
-            Peer::Socketioxide,
-        );
-    }
-    if let Some(h) = hsp {
-        cpu_row(
-            w,
-            format!("polling handshake + upgrade (c={}): server CPU each", h.0),
-            Scenario::HandshakePolling,
-            h,
-            0.8,
-            Peer::Socketioxide,
-        );
-    }
-    if let Some(o) = open {
-        let p99: Vec<Option<f64>> = Peer::ALL
-            .iter()
-            .map(|&p| find(res, Scenario::OpenLoop, p, o.0, o.1).and_then(|s| med(s).p99))
-            .collect();
-        let ok = match (p99[0], p99[2]) {
-            (Some(a), Some(b)) => Some(a <= b),
-            _ => None,
-        };
-        let _ = writeln!(
-            w,
-            "| open-loop echo p99 at {}/s ({} clients) | {} | {} | {} | **{}** | {} | {} | ≤ socketioxide's | {} |",
-            k(res.meta.open_loop_rate),
-            o.0,
-            us(p99[1]),
-            us(p99[2]),
-            us(p99[3]),
-            us(p99[0]),
-            ratio(p99[0], p99[3]),
-            ratio(p99[0], p99[2]),
-            verdict(ok)
+            "\n*Above floor*: the server CPU per operation less the polling floor's, for the two axum \
+             layers (ours and socketioxide); *above floor ÷ socketioxide's* compares those. The floor \
+             is not a Socket.IO server (see *Reading the tables*)."
         );
     }
     let _ = writeln!(w);

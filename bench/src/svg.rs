@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-pub const COLORS: [&str; 4] = ["#d62728", "#1f77b4", "#2ca02c", "#7f7f7f"];
+pub const COLORS: [&str; 5] = ["#d62728", "#1f77b4", "#2ca02c", "#7f7f7f", "#9467bd"];
 
 pub struct Line {
     pub label: String,

@@ -17,6 +17,12 @@ fn clock_ticks() -> u64 {
 
 /// utime + stime of a whole process (all its threads), from /proc/<pid>/stat.
 pub fn cpu_time(pid: u32) -> io::Result<Duration> {
+    cpu_times(pid).map(|(user, kernel)| user + kernel)
+}
+
+/// utime and stime (user and kernel time) of a whole process (all its threads), from
+/// /proc/<pid>/stat.
+pub fn cpu_times(pid: u32) -> io::Result<(Duration, Duration)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
     let rest = stat
@@ -31,8 +37,9 @@ pub fn cpu_time(pid: u32) -> io::Result<Duration> {
             .and_then(|f| f.parse().ok())
             .ok_or_else(|| io::Error::other("bad /proc/pid/stat field"))
     };
-    let ticks = parse(11)? + parse(12)?;
-    Ok(Duration::from_nanos(ticks * 1_000_000_000 / clock_ticks()))
+    let hz = clock_ticks();
+    let d = |ticks: u64| Duration::from_nanos(ticks * 1_000_000_000 / hz);
+    Ok((d(parse(11)?), d(parse(12)?)))
 }
 
 /// Resident set size in KiB (VmRSS of /proc/<pid>/status).
