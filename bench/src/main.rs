@@ -474,24 +474,34 @@ fn run(args: &Args, quick: bool, root: &Path, out: &Path, json: &Path) -> ExitCo
     let local = tokio::task::LocalSet::new();
     let mut port = 3100u16;
     let outcome = local.block_on(&rt, async {
-        // A full run starts a fresh server for each scenario, repetition and peer (peers
-        // interleaved, so that drift spreads evenly); a quick run one server per peer.
-        let mut jobs: Vec<(usize, Peer, Vec<Scenario>)> = Vec::new();
+        // A full run starts a fresh server for each series, repetition and peer, the peers of
+        // one series back to back: the machine's drift (other tenants, frequency) then falls
+        // between repetitions rather than between the peers a ratio compares. A quick run
+        // starts one server per peer.
+        type Job = (usize, Peer, Vec<Scenario>, Option<(usize, usize)>);
+        let mut jobs: Vec<Job> = Vec::new();
         if quick {
             for &peer in &peers {
-                jobs.push((0, peer, scenarios.clone()));
+                jobs.push((0, peer, scenarios.clone(), None));
             }
         } else {
             for &scenario in &scenarios {
-                for rep in 0..plan.reps {
-                    for &peer in &peers {
-                        jobs.push((rep, peer, vec![scenario]));
+                for (n, size, _) in series_of(&plan, scenario, 0.0) {
+                    for rep in 0..plan.reps {
+                        for &peer in &peers {
+                            jobs.push((rep, peer, vec![scenario], Some((n, size))));
+                        }
                     }
                 }
             }
         }
         let mut last_scenario = None;
-        for (rep, peer, job) in jobs {
+        for (rep, peer, job, only) in jobs {
+            if only.is_some_and(|(n, size)| {
+                args.n.is_some_and(|x| x != n) || args.size.is_some_and(|x| x != size)
+            }) {
+                continue;
+            }
             let job: Vec<Scenario> = job.into_iter().filter(|s| s.runs_on(peer)).collect();
             if job.is_empty() {
                 continue;
@@ -523,6 +533,9 @@ fn run(args: &Args, quick: bool, root: &Path, out: &Path, json: &Path) -> ExitCo
                 }
                 for (n, size, rate) in series_of(&plan, scenario, results.meta.open_loop_rate) {
                     if args.n.is_some_and(|x| x != n) || args.size.is_some_and(|x| x != size) {
+                        continue;
+                    }
+                    if only.is_some_and(|o| o != (n, size)) {
                         continue;
                     }
                     let t = Instant::now();
