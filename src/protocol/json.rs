@@ -13,6 +13,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::args::Args;
 use super::error::ParseError;
+use super::json_scan::{self, Scan};
 use super::packet::{EventName, Packet, PacketData, PacketType, RESERVED_EVENTS, ROOT_NSP};
 use super::placeholder::check_placeholders;
 use super::ser::write_json_str;
@@ -284,19 +285,18 @@ fn parse_value(payload: &str) -> Result<Value, ParseError> {
     serde_json::from_str(payload).map_err(ParseError::payload)
 }
 
-/// What one pass over an EVENT / ACK array found.
-struct Scan<'a> {
-    /// The first item (the event name for events).
-    first: Option<&'a RawValue>,
-    /// Number of items.
-    count: usize,
-    /// Byte range of the items after the skipped ones.
-    items: (usize, usize),
+/// Validates a JSON array and locates its items in one pass, building nothing: the byte
+/// scanner first, serde_json when it is not sure (which also makes every error serde_json's).
+fn scan_array(payload: &str, skip: usize) -> Result<Scan<'_>, ParseError> {
+    if let Some(scan) = json_scan::scan_array(payload, skip) {
+        return Ok(scan);
+    }
+    scan_array_serde(payload, skip)
 }
 
-/// Validates a JSON array and locates its items in one pass, building nothing: each item is
-/// parsed as a borrowed `RawValue`, whose position in `payload` gives the byte offsets.
-fn scan_array(payload: &str, skip: usize) -> Result<Scan<'_>, ParseError> {
+/// The same scan with serde_json: each item is parsed as a borrowed `RawValue`, whose position
+/// in `payload` gives the byte offsets.
+pub(super) fn scan_array_serde(payload: &str, skip: usize) -> Result<Scan<'_>, ParseError> {
     let mut de = serde_json::Deserializer::from_str(payload);
     let scan = serde::Deserializer::deserialize_seq(
         &mut de,
@@ -343,7 +343,7 @@ impl<'de> Visitor<'de> for ScanVisitor {
                 return Err(serde::de::Error::custom("item outside the payload"));
             };
             if scan.count == 0 {
-                scan.first = Some(raw);
+                scan.first = Some(raw.get());
                 scan.items = (end, end);
             }
             if scan.count == self.skip {
@@ -359,8 +359,7 @@ impl<'de> Visitor<'de> for ScanVisitor {
 }
 
 /// The event name from the first array item: a string that is not reserved, or a number.
-fn event_name(payload: &Utf8Bytes, raw: &RawValue) -> Result<EventName, ParseError> {
-    let r = raw.get();
+fn event_name(payload: &Utf8Bytes, r: &str) -> Result<EventName, ParseError> {
     let start = (r.as_ptr() as usize).wrapping_sub(payload.as_ptr() as usize);
     match r.as_bytes().first() {
         Some(b'"') => {

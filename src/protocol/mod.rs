@@ -15,6 +15,7 @@ mod args;
 mod de;
 mod error;
 mod json;
+mod json_scan;
 mod msgpack;
 mod packet;
 mod placeholder;
