@@ -438,7 +438,7 @@ fn render(res: &Results, root: &Path, mem_svg: &str, fan_svg: &str) -> String {
     let _ = writeln!(w, "| Rust | {} |", m.rustc);
     let _ = writeln!(
         w,
-        "| method | server pinned to core 0, generator to core 1 (`taskset`): {}; {} s warm-up + {} s measured per series; median of {} runs; connections spread over source addresses 127.0.0.2–127.0.0.9; the whole run took {:.0} min |\n",
+        "| method | server pinned to core 0, generator to core 1 (`taskset`): {}; {} s warm-up + {} s measured per series ({} s in the open loop); median of {} runs; connections spread over source addresses 127.0.0.2–127.0.0.9; the whole run took {:.0} min |\n",
         if m.pinned {
             "yes"
         } else {
@@ -446,6 +446,7 @@ fn render(res: &Results, root: &Path, mem_svg: &str, fan_svg: &str) -> String {
         },
         m.warmup_s,
         m.measure_s,
+        m.measure_s * f64::from(crate::scenarios::OPEN_LOOP_WINDOWS),
         m.reps,
         m.duration_s / 60.0
     );
