@@ -110,6 +110,9 @@ async fn long_bursts_both_ways_are_read_and_written_whole() {
             other => panic!("unexpected frame {other:?}"),
         }
     }
-    assert_eq!(echoed, (0..300).map(|i| format!("4c{i}")).collect::<Vec<_>>());
+    assert_eq!(
+        echoed,
+        (0..300).map(|i| format!("4c{i}")).collect::<Vec<_>>()
+    );
     assert_eq!(sent, (0..300).map(|i| format!("4s{i}")).collect::<Vec<_>>());
 }
