@@ -354,13 +354,11 @@ impl Shared {
         self.signal.notify_one();
     }
 
-    /// Takes everything queued, or registers `cx` to be woken when more arrives. The waker is
-    /// registered under the queue's lock, only when the queue is empty: a frame pushed after
-    /// that finds it, and a consumer that just took frames polls again before it sleeps.
+    /// Takes everything queued, registering `cx` to be woken when more arrives.
     pub(crate) fn poll_drain(&self, cx: &mut Context<'_>, into: &mut VecDeque<Frame>) -> Poll<()> {
+        self.waker.register(cx.waker());
         let mut st = self.lock();
         if st.queue.is_empty() {
-            self.waker.register(cx.waker());
             return Poll::Pending;
         }
         if into.is_empty() {
@@ -379,9 +377,9 @@ impl Shared {
         cx: &mut Context<'_>,
         into: &mut VecDeque<Frame>,
     ) -> Poll<bool> {
+        self.waker.register(cx.waker());
         let mut st = self.lock();
         if st.queue.is_empty() {
-            self.waker.register(cx.waker());
             return Poll::Pending;
         }
         into.extend(st.queue.drain(..));

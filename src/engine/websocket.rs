@@ -421,11 +421,7 @@ fn run<H: EngineHandler>(
                     engine.close_session(id, reason_of(&e));
                     return Poll::Ready(End::Gone);
                 }
-                Poll::Pending => {
-                    // Woken when the socket drains; a close or more frames wake it too.
-                    shared.waker.register(cx.waker());
-                    break;
-                }
+                Poll::Pending => break,
             }
             let Some(frame) = out.pop_front() else { break };
             if let Err(e) = ws.start_send_unpin(to_ws(frame, legacy)) {
