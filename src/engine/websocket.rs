@@ -322,64 +322,64 @@ fn run<H: EngineHandler>(
 
         let end = poll_fn(|cx| {
         // Read what the client sent, if the socket said it may have something.
-        let mut budget = READ_BUDGET;
         if read_wake.ready.swap(false, Ordering::AcqRel) {
-        read_wake.task.register(cx.waker());
-        let mut rcx = Context::from_waker(&read_waker);
-        loop {
-            if budget == 0 {
-                read_wake.ready.store(true, Ordering::Release);
-                cx.waker().wake_by_ref();
-                break;
-            }
-            budget -= 1;
-            match ws.poll_next_unpin(&mut rcx) {
-                Poll::Ready(Some(Ok(frame))) => {
-                    let packet = match frame {
-                        WsMessage::Text(text) => match packet::decode_text(text) {
-                            Ok(p) => p,
-                            Err(_) => {
-                                tracing::warn!(sid = id, "websocket frame is not an engine.io packet");
-                                engine.close_session(id, DisconnectReason::ParseError);
+            let mut budget = READ_BUDGET;
+            read_wake.task.register(cx.waker());
+            let mut rcx = Context::from_waker(&read_waker);
+            loop {
+                if budget == 0 {
+                    read_wake.ready.store(true, Ordering::Release);
+                    cx.waker().wake_by_ref();
+                    break;
+                }
+                budget -= 1;
+                match ws.poll_next_unpin(&mut rcx) {
+                    Poll::Ready(Some(Ok(frame))) => {
+                        let packet = match frame {
+                            WsMessage::Text(text) => match packet::decode_text(text) {
+                                Ok(p) => p,
+                                Err(_) => {
+                                    tracing::warn!(sid = id, "websocket frame is not an engine.io packet");
+                                    engine.close_session(id, DisconnectReason::ParseError);
+                                    return Poll::Ready(End::Gone);
+                                }
+                            },
+                            WsMessage::Binary(b) if legacy => match payload_v3::decode_binary_packet(b) {
+                                Ok(p) => p,
+                                Err(_) => {
+                                    tracing::warn!(sid = id, "websocket frame is not an engine.io v3 packet");
+                                    engine.close_session(id, DisconnectReason::ParseError);
+                                    return Poll::Ready(End::Gone);
+                                }
+                            },
+                            WsMessage::Binary(b) => Packet::Message(Message::Binary(b)),
+                            WsMessage::Close(_) => {
+                                engine.close_session(id, DisconnectReason::TransportClose);
                                 return Poll::Ready(End::Gone);
                             }
-                        },
-                        WsMessage::Binary(b) if legacy => match payload_v3::decode_binary_packet(b) {
-                            Ok(p) => p,
-                            Err(_) => {
-                                tracing::warn!(sid = id, "websocket frame is not an engine.io v3 packet");
-                                engine.close_session(id, DisconnectReason::ParseError);
-                                return Poll::Ready(End::Gone);
-                            }
-                        },
-                        WsMessage::Binary(b) => Packet::Message(Message::Binary(b)),
-                        WsMessage::Close(_) => {
-                            engine.close_session(id, DisconnectReason::TransportClose);
+                            WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_) => continue,
+                        };
+                        if !engine.on_packet(session, packet) {
                             return Poll::Ready(End::Gone);
                         }
-                        WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_) => continue,
-                    };
-                    if !engine.on_packet(session, packet) {
+                    }
+                    Poll::Ready(Some(Err(e))) => {
+                        let reason = reason_of(&e);
+                        if matches!(e, WsError::Capacity(_)) {
+                            tracing::warn!(sid = id, error = %e, "websocket message over max_http_buffer_size");
+                        } else {
+                            tracing::debug!(sid = id, error = %e, "websocket read failed");
+                        }
+                        engine.close_session(id, reason);
                         return Poll::Ready(End::Gone);
                     }
-                }
-                Poll::Ready(Some(Err(e))) => {
-                    let reason = reason_of(&e);
-                    if matches!(e, WsError::Capacity(_)) {
-                        tracing::warn!(sid = id, error = %e, "websocket message over max_http_buffer_size");
-                    } else {
-                        tracing::debug!(sid = id, error = %e, "websocket read failed");
+                    Poll::Ready(None) => {
+                        engine.close_session(id, DisconnectReason::TransportClose);
+                        return Poll::Ready(End::Gone);
                     }
-                    engine.close_session(id, reason);
-                    return Poll::Ready(End::Gone);
+                    Poll::Pending => break,
                 }
-                Poll::Ready(None) => {
-                    engine.close_session(id, DisconnectReason::TransportClose);
-                    return Poll::Ready(End::Gone);
-                }
-                Poll::Pending => break,
             }
-        }
         }
 
         // Heartbeat.

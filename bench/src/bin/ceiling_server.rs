@@ -7,12 +7,15 @@
 //!
 //! `PORT` (default 3000), `WORKERS` tokio worker threads (default 1), as examples/bench_server.
 
+#[path = "../peer_env.rs"]
+mod peer_env;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
@@ -23,28 +26,10 @@ const PING_INTERVAL: Duration = Duration::from_secs(25);
 type Room = Arc<Mutex<Vec<(u64, mpsc::UnboundedSender<Message>)>>>;
 
 fn main() {
-    let port: u16 = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(3000);
-    let workers: usize = std::env::var("WORKERS")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(1)
-        .max(1);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let port = peer_env::port();
+    let rt = peer_env::runtime();
     rt.block_on(async move {
-        let listener = match TcpListener::bind(("127.0.0.1", port)).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("cannot bind 127.0.0.1:{port}: {e}");
-                std::process::exit(1);
-            }
-        };
+        let listener = peer_env::bind(port).await;
         println!("listening on ws://127.0.0.1:{port}/socket.io/");
         let room: Room = Arc::default();
         let ids = Arc::new(AtomicU64::new(1));

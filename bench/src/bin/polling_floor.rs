@@ -11,6 +11,9 @@
 //! websocket ceiling is for the websocket ones. `PORT` (default 3000), `WORKERS` tokio worker
 //! threads (default 1), as examples/bench_server.
 
+#[path = "../peer_env.rs"]
+mod peer_env;
+
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
@@ -246,29 +249,11 @@ where
 }
 
 fn main() {
-    let port: u16 = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(3000);
-    let workers: usize = std::env::var("WORKERS")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(1)
-        .max(1);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let port = peer_env::port();
+    let rt = peer_env::runtime();
     rt.block_on(async move {
         let app = axum::Router::new().layer(FloorLayer(Floor::default()));
-        let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("cannot bind 127.0.0.1:{port}: {e}");
-                std::process::exit(1);
-            }
-        };
+        let listener = peer_env::bind(port).await;
         println!("listening on http://127.0.0.1:{port}");
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .expect("SIGTERM handler");

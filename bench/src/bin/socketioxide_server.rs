@@ -9,6 +9,9 @@
 //! `PORT` (default 3000), `WORKERS` tokio worker threads (default 1). Ping 25 s / 20 s, both
 //! transports, its defaults otherwise. Exits on SIGTERM or Ctrl-C.
 
+#[path = "../peer_env.rs"]
+mod peer_env;
+
 use std::time::Duration;
 
 use axum::serve::ListenerExt;
@@ -17,20 +20,8 @@ use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, Data, SocketRef};
 
 fn main() {
-    let port: u16 = std::env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(3000);
-    let workers: usize = std::env::var("WORKERS")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(1)
-        .max(1);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let port = peer_env::port();
+    let rt = peer_env::runtime();
     rt.block_on(serve(port));
 }
 
@@ -54,13 +45,7 @@ async fn serve(port: u16) {
         });
     });
     let app = axum::Router::new().layer(layer);
-    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("cannot bind 127.0.0.1:{port}: {e}");
-            std::process::exit(1);
-        }
-    };
+    let listener = peer_env::bind(port).await;
     println!("listening on http://127.0.0.1:{port}");
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .expect("SIGTERM handler");
